@@ -258,11 +258,11 @@ func ParseSegmentPlaintext(pt []byte) (SegmentHeader, []byte, error) {
 		}
 		return h, nil, fmt.Errorf("%w: segment magic missing", ErrMalformed)
 	}
-	line, media, ok := bytes.Cut(rest[:min(len(rest), MaxSegmentHeader+1)], []byte{'\n'})
+	line, _, ok := bytes.Cut(rest[:min(len(rest), MaxSegmentHeader+1)], []byte{'\n'})
 	if !ok {
 		return h, nil, fmt.Errorf("%w: segment header unterminated", ErrMalformed)
 	}
-	media = rest[len(line)+1:]
+	media := rest[len(line)+1:]
 	if err := strictUnmarshal(line, &h); err != nil {
 		return h, nil, fmt.Errorf("%w: segment header: %v", ErrMalformed, err)
 	}

@@ -47,9 +47,9 @@ type RosterEntry struct {
 	Kind     string     `json:"kind"` // KindDevice or KindHub
 	Role     string     `json:"role"` // RoleOwner, RoleMember or RoleHub
 	Name     string     `json:"name"`
-	Sign     []byte     `json:"sign"`     // Ed25519 public key
-	KEM      string     `json:"kem"`      // age1pq… hybrid recipient
-	Cameras  []string   `json:"cameras"`  // camera ids in scope, or [AllCameras]
+	Sign     []byte     `json:"sign"`    // Ed25519 public key
+	KEM      string     `json:"kem"`     // age1pq… hybrid recipient
+	Cameras  []string   `json:"cameras"` // camera ids in scope, or [AllCameras]
 	NotAfter *time.Time `json:"not_after,omitempty"`
 }
 

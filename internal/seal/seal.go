@@ -18,7 +18,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"filippo.io/age"
@@ -148,16 +147,4 @@ func CheckAgeFile(b []byte) error {
 		return fmt.Errorf("%w: payload truncated", ErrNotAge)
 	}
 	return nil
-}
-
-// readAll reads at most limit bytes from r and fails if there are more.
-func readAll(r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: larger than %d bytes", ErrMalformed, limit)
-	}
-	return b, nil
 }

@@ -1,0 +1,40 @@
+# Porchlight — plain `go` commands behind a few names. `make help` lists them.
+SHELL := /bin/bash
+BIN := bin
+GO ?= go
+CMDS := porchlightd porchlight-hub porchlight porchlight-camsim
+# How long a fuzz target runs in `make fuzz`.
+FUZZTIME ?= 20s
+
+.PHONY: help setup build run test lint fuzz bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
+
+setup: ## install what is missing (apt packages, pinned Go tools)
+	@scripts/setup
+
+build: ## build every binary into bin/
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
+
+run: setup build ## start porchlightd (SQLite + local dir), a hub and a simulated camera
+	@scripts/run
+
+test: setup build lint ## install what is missing, then run every test
+	$(GO) test -count=1 -timeout 20m ./...
+
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	.tools/bin/staticcheck ./...
+
+fuzz: ## run each fuzz target for FUZZTIME
+	@scripts/fuzz $(FUZZTIME)
+
+bench: setup build ## run the benchmarks (bench/record prints a table)
+	@bench/record/run
+
+clean: ## remove build output and the `make run` state
+	rm -rf $(BIN) .run
