@@ -1,0 +1,133 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// Token prefixes say what a bearer token is for, so a leaked one is easy to
+// recognise (and to scan for) and a hub token never passes as a session.
+const (
+	SessionPrefix = "pls_"
+	HubPrefix     = "plh_"
+)
+
+// Session lifetimes.
+const (
+	// IdleTimeout ends a session not used for this long.
+	IdleTimeout = 7 * 24 * time.Hour
+	// AbsoluteTimeout ends every session this long after login.
+	AbsoluteTimeout = 30 * 24 * time.Hour
+)
+
+// tokenBytes is the entropy of a token: 256 bits.
+const tokenBytes = 32
+
+var tokenEncoding = base64.RawURLEncoding
+
+// tokenLen is the length of a token after its prefix.
+var tokenLen = tokenEncoding.EncodedLen(tokenBytes)
+
+// NewSessionToken returns a fresh user session token and its hash (the only
+// thing to store).
+func NewSessionToken() (token, hash string) { return newToken(SessionPrefix) }
+
+// NewHubToken returns a fresh hub token and its hash.
+func NewHubToken() (token, hash string) { return newToken(HubPrefix) }
+
+func newToken(prefix string) (string, string) {
+	var b [tokenBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("auth: crypto/rand failed: " + err.Error())
+	}
+	tok := prefix + tokenEncoding.EncodeToString(b[:])
+	return tok, HashToken(tok)
+}
+
+// HashToken returns the hex SHA-256 of a token or secret: what the store
+// keeps. A 256-bit random token needs no slow hash.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// ValidToken reports whether token has the shape of a token with the given
+// prefix. Check it before hashing and looking up, so garbage never reaches
+// the store.
+func ValidToken(token, prefix string) bool {
+	rest, ok := strings.CutPrefix(token, prefix)
+	if !ok || len(rest) != tokenLen {
+		return false
+	}
+	for _, c := range rest {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// SessionAlive reports whether a session created, last used and with the
+// absolute expiry given is still valid at now under the idle timeout.
+func SessionAlive(lastUsed, expires, now time.Time, idle time.Duration) bool {
+	return now.Before(expires) && now.Before(lastUsed.Add(idle))
+}
+
+// Claim codes: 12 characters of an alphabet without look-alikes (no 0/O,
+// 1/I/L), shown as XXXX-XXXX-XXXX: 31^12 ≈ 2^59 codes.
+const claimAlphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+const claimLen = 12
+
+// ClaimTTL is how long a claim code is valid.
+const ClaimTTL = 15 * time.Minute
+
+// NewClaimCode returns a fresh claim code, e.g. "K7QM-XR4T-9PWC".
+func NewClaimCode() string {
+	out := make([]byte, 0, claimLen+2)
+	var b [1]byte
+	for len(out) < claimLen+2 {
+		if len(out) == 4 || len(out) == 9 {
+			out = append(out, '-')
+			continue
+		}
+		if _, err := rand.Read(b[:]); err != nil {
+			panic("auth: crypto/rand failed: " + err.Error())
+		}
+		if int(b[0]) >= 256-256%len(claimAlphabet) {
+			continue // rejection sampling: no modulo bias
+		}
+		out = append(out, claimAlphabet[int(b[0])%len(claimAlphabet)])
+	}
+	return string(out)
+}
+
+// NormalizeClaimCode accepts a code as a person may type it (any case,
+// with or without dashes and spaces) and returns its canonical form, or
+// false if it cannot be a claim code.
+func NormalizeClaimCode(s string) (string, bool) {
+	if len(s) > 32 {
+		return "", false
+	}
+	var b []byte
+	for _, c := range strings.ToUpper(s) {
+		switch {
+		case c == '-' || c == ' ':
+		case c < 128 && strings.IndexByte(claimAlphabet, byte(c)) >= 0:
+			b = append(b, byte(c))
+		default:
+			return "", false
+		}
+	}
+	if len(b) != claimLen {
+		return "", false
+	}
+	return string(b[0:4]) + "-" + string(b[4:8]) + "-" + string(b[8:12]), true
+}
+
+// HashClaimCode returns what the store keeps of a (canonical) claim code.
+func HashClaimCode(code string) string { return HashToken("porchlight-claim:" + code) }

@@ -1,0 +1,321 @@
+// Package cli is the porchlight command, an owner's device: it signs up and
+// logs in, keeps this device's key pair and session in a state directory,
+// claims hubs, and lists, verifies, decrypts and exports recordings.
+//
+// Everything the service returns is checked before use: the household roster
+// chain against the version-1 signer pinned on this device (a substituted,
+// forked or rolled-back roster is refused with an alarm), camera descriptors,
+// epoch announcements and manifests against hub keys from that roster, and
+// every segment against the SHA-256 its manifest lists. Plaintext exists only
+// in this process and in the files the user asks for.
+//
+// Main is the whole program as a value, so tests and testscript drive the
+// real command in-process; cmd/porchlight only wires it to the OS. Do not use
+// this package as a library: its output is for people and scripts.
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// Environment variables read through Main.Env.
+const (
+	EnvHome     = "PORCHLIGHT_HOME"     // state directory; defaults to ~/.config/porchlight
+	EnvServer   = "PORCHLIGHT_SERVER"   // service URL, unless --server is given
+	EnvPassword = "PORCHLIGHT_PASSWORD" // password; otherwise it is prompted for
+)
+
+// DefaultServer is the service URL when neither --server, PORCHLIGHT_SERVER
+// nor a saved session name one.
+const DefaultServer = "http://127.0.0.1:8080"
+
+// Main is one run of the porchlight command. Its zero value reads no input,
+// discards output and uses the process environment; set the fields a caller
+// needs. Run it with Run.
+type Main struct {
+	// Args are the command-line arguments after the program name.
+	Args []string
+	// Stdin is read for passwords and confirmations. It defaults to an empty
+	// reader. Passwords are read without echo when it is a terminal.
+	Stdin io.Reader
+	// Stdout receives results; Stderr prompts, progress, warnings and
+	// errors. They default to io.Discard.
+	Stdout, Stderr io.Writer
+	// Env looks up an environment variable. It defaults to os.Getenv.
+	Env func(string) string
+	// Now is the clock. It defaults to time.Now.
+	Now func() time.Time
+	// HTTP is the client used to reach the service. It defaults to the API
+	// client's (with connect and header timeouts).
+	HTTP *http.Client
+	// Version is what `porchlight version` prints. It defaults to the
+	// module version and VCS revision from the build information.
+	Version string
+	// PollInterval is how often `hub claim` asks whether the hub presented
+	// itself. It defaults to one second.
+	PollInterval time.Duration
+
+	// Set by Run.
+	serverFlag string         // --server, "" if not given
+	in         *bufio.Reader  // Stdin, buffered once so prompts share it
+	loc        *time.Location // where times are shown and parsed
+}
+
+// command is one entry of `porchlight help`.
+type command struct {
+	name    string // "hub claim"
+	summary string
+	run     func(ctx context.Context, m *Main, args []string) error
+}
+
+// commands lists every command, in the order `porchlight help` shows them.
+var commands = []command{
+	{"signup", "create an account and household; this device becomes its first owner", cmdSignup},
+	{"login", "log in to your account on this device", cmdLogin},
+	{"logout", "end this device's session", cmdLogout},
+	{"whoami", "show the account, household and device in use", cmdWhoami},
+	{"hub claim", "add a hub to your household (shows a code and a fingerprint to compare)", cmdHubClaim},
+	{"cameras", "list your cameras", cmdCameras},
+	{"cameras retention", "set how many days a camera's recordings are kept", cmdCamerasRetention},
+	{"recordings", "show the time ranges recorded by a camera, and the gaps", cmdRecordings},
+	{"export", "verify, decrypt and export a camera's recordings as one MP4", cmdExport},
+	{"version", "print the version", cmdVersion},
+	{"help", "list the commands, or show one command's help", cmdHelp},
+}
+
+// errHelp means help was shown on request: exit 0.
+var errHelp = errors.New("help shown")
+
+// usageError is a mistake on the command line: exit 2 with a pointer to -h.
+type usageError struct {
+	cmd string
+	msg string
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(cmd, format string, args ...any) error {
+	return &usageError{cmd: cmd, msg: fmt.Sprintf(format, args...)}
+}
+
+// Run runs the command and returns its exit code: 0 on success, 1 on
+// failure, 2 on a usage mistake.
+func (m Main) Run(ctx context.Context) int {
+	return m.run(ctx)
+}
+
+func (m *Main) run(ctx context.Context) int {
+	m.defaults()
+	err := m.dispatch(ctx)
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, errHelp):
+		return 0
+	case errors.As(err, &ue):
+		name := "porchlight"
+		if ue.cmd != "" {
+			name += " " + ue.cmd
+		}
+		fmt.Fprintf(m.Stderr, "%s: %s\nRun `%s -h` for usage.\n", name, ue.msg, name)
+		return 2
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		fmt.Fprintln(m.Stderr, "porchlight: interrupted")
+		return 1
+	default:
+		fmt.Fprintf(m.Stderr, "porchlight: %v\n", err)
+		return 1
+	}
+}
+
+func (m *Main) defaults() {
+	if m.Stdin == nil {
+		m.Stdin = strings.NewReader("")
+	}
+	if m.Stdout == nil {
+		m.Stdout = io.Discard
+	}
+	if m.Stderr == nil {
+		m.Stderr = io.Discard
+	}
+	if m.Env == nil {
+		m.Env = os.Getenv
+	}
+	if m.Now == nil {
+		m.Now = time.Now
+	}
+	if m.PollInterval <= 0 {
+		m.PollInterval = time.Second
+	}
+	m.in = bufio.NewReader(m.Stdin)
+	m.loc = time.Local
+	if tz := strings.TrimPrefix(m.Env("TZ"), ":"); tz != "" {
+		if loc, err := time.LoadLocation(tz); err == nil {
+			m.loc = loc
+		}
+	}
+}
+
+// dispatch parses the global flags and runs the command.
+func (m *Main) dispatch(ctx context.Context) error {
+	fs := flag.NewFlagSet("porchlight", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.StringVar(&m.serverFlag, "server", "", "")
+	if err := fs.Parse(m.Args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			m.printHelp(m.Stdout)
+			return errHelp
+		}
+		return usagef("", "%v", err)
+	}
+	args := fs.Args()
+	if len(args) == 0 {
+		m.printHelp(m.Stderr)
+		return usagef("", "missing command")
+	}
+	c, rest := lookup(args)
+	if c == nil {
+		if args[0] == "hub" {
+			if len(args) == 1 {
+				return usagef("hub", "missing subcommand: only `porchlight hub claim` exists so far")
+			}
+			return usagef("hub", "unknown subcommand %q: only `porchlight hub claim` exists so far", args[1])
+		}
+		return usagef("", "unknown command %q: run `porchlight help` for the list", args[0])
+	}
+	return c.run(ctx, m, rest)
+}
+
+// lookup finds the command named by the first one or two arguments.
+func lookup(args []string) (*command, []string) {
+	if len(args) >= 2 {
+		for i := range commands {
+			if commands[i].name == args[0]+" "+args[1] {
+				return &commands[i], args[2:]
+			}
+		}
+	}
+	for i := range commands {
+		if commands[i].name == args[0] {
+			return &commands[i], args[1:]
+		}
+	}
+	return nil, nil
+}
+
+func (m *Main) printHelp(w io.Writer) {
+	fmt.Fprint(w, "porchlight — the owner's command for Porchlight, end-to-end encrypted home video.\n\n")
+	fmt.Fprint(w, "Usage: porchlight [--server URL] COMMAND [flags] [args]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintf(w, "\nRun `porchlight COMMAND -h` for a command's flags.\n"+
+		"State is kept in $%s (default ~/.config/porchlight); the password is read from $%s or prompted for.\n",
+		EnvHome, EnvPassword)
+}
+
+// cmdSpec describes one command's flags and arguments for parse.
+type cmdSpec struct {
+	name     string // "export"
+	synopsis string // arguments after the name, e.g. "--camera NAME --from T --to T -o FILE|-"
+	about    string // a paragraph shown by -h
+	minArgs  int    // positional arguments
+	maxArgs  int
+}
+
+// flags returns a flag set for a command with the global flags registered.
+func (m *Main) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.StringVar(&m.serverFlag, "server", m.serverFlag, "service `URL` (default: $"+EnvServer+", else the server you logged in to, else "+DefaultServer+")")
+	return fs
+}
+
+// parse parses a command's flags. -h prints its help to Stdout and returns
+// errHelp; a mistake returns a usageError.
+func (m *Main) parse(fs *flag.FlagSet, spec cmdSpec, args []string) ([]string, error) {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		m.printUsage(m.Stdout, fs, spec)
+		return nil, errHelp
+	}
+	if err != nil {
+		return nil, usagef(spec.name, "%v", err)
+	}
+	rest := fs.Args()
+	switch {
+	case len(rest) < spec.minArgs:
+		return nil, usagef(spec.name, "missing arguments: usage: porchlight %s %s", spec.name, spec.synopsis)
+	case len(rest) > spec.maxArgs:
+		return nil, usagef(spec.name, "unexpected argument %q (flags go before arguments): usage: porchlight %s %s", rest[spec.maxArgs], spec.name, spec.synopsis)
+	}
+	return rest, nil
+}
+
+func (m *Main) printUsage(w io.Writer, fs *flag.FlagSet, spec cmdSpec) {
+	fmt.Fprintf(w, "Usage: porchlight %s %s\n\n", spec.name, spec.synopsis)
+	if spec.about != "" {
+		fmt.Fprintf(w, "%s\n\n", strings.TrimSpace(spec.about))
+	}
+	fmt.Fprintln(w, "Flags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+func cmdHelp(_ context.Context, m *Main, args []string) error {
+	if len(args) == 0 {
+		m.printHelp(m.Stdout)
+		return nil
+	}
+	c, _ := lookup(args)
+	if c == nil || c.name == "help" {
+		return usagef("help", "unknown command %q", strings.Join(args, " "))
+	}
+	return c.run(context.Background(), m, []string{"-h"})
+}
+
+func cmdVersion(_ context.Context, m *Main, args []string) error {
+	spec := cmdSpec{name: "version", synopsis: ""}
+	if _, err := m.parse(m.flags(spec.name), spec, args); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "porchlight %s\n", m.version())
+	return nil
+}
+
+func (m *Main) version() string {
+	if m.Version != "" {
+		return m.Version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v += " " + s.Value[:min(12, len(s.Value))]
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += "+dirty"
+			}
+		}
+	}
+	return v + " " + bi.GoVersion
+}

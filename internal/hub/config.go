@@ -1,0 +1,319 @@
+package hub
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/dustin/go-humanize"
+)
+
+// Camera is one RTSP camera the hub records.
+type Camera struct {
+	// Name is how the owner calls the camera ("front door"). It is sealed
+	// in the camera descriptor; the service never sees it.
+	Name string `toml:"name"`
+	// URL is the camera's rtsp:// or rtsps:// address, credentials
+	// included if the camera needs them. It never leaves the hub.
+	URL string `toml:"url"`
+	// Transport is "tcp", "udp" or "auto". It defaults to Main.Transport.
+	Transport string `toml:"transport"`
+}
+
+// ByteSize is a size in bytes; in the config file it is an integer or a
+// string such as "2GiB" or "500MB".
+type ByteSize int64
+
+// UnmarshalText parses "2GiB", "500 MB" or a plain number of bytes.
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	n, err := humanize.ParseBytes(string(text))
+	if err != nil {
+		return fmt.Errorf("size %q: %w", text, err)
+	}
+	*b = ByteSize(n)
+	return nil
+}
+
+// MarshalText writes the size in IEC units ("2.0 GiB").
+func (b ByteSize) MarshalText() ([]byte, error) {
+	return []byte(humanize.IBytes(uint64(b))), nil
+}
+
+// Defaults.
+const (
+	DefaultDataDir          = "/var/lib/porchlight-hub"
+	DefaultTransport        = "auto"
+	DefaultMinSegment       = 2 * time.Second
+	DefaultMaxSegment       = 6 * time.Second
+	DefaultManifestEvery    = 3
+	DefaultManifestInterval = 20 * time.Second
+	DefaultSpoolMax         = ByteSize(2 << 30)
+	DefaultRosterInterval   = 30 * time.Second
+)
+
+// Main is the hub program: its configuration and, through Run, its life.
+// The zero value of every field works: Run (and Defaults) fill in the
+// defaults documented on each field; only Server and a claim are required
+// to start.
+//
+// Configuration is read in this order, later winning: defaults, the TOML
+// file (--config; unknown keys are errors), flags; then Validate.
+type Main struct {
+	// Server is porchlightd's base URL, e.g. "https://porchlight.example".
+	// Required.
+	Server string `toml:"server"`
+	// DataDir holds the hub's key (hub.key), its state (state.json), the
+	// spool and quarantined items. It defaults to /var/lib/porchlight-hub.
+	DataDir string `toml:"data"`
+	// Claim is a one-time claim code from `porchlight hub claim`, needed
+	// only until the hub is claimed.
+	Claim string `toml:"claim"`
+	// Name is how the hub presents itself while being claimed. It defaults
+	// to the host name.
+	Name string `toml:"name"`
+	// Transport is the RTSP transport of cameras that do not set one:
+	// "tcp", "udp" or "auto" (the default: UDP, falling back to TCP).
+	Transport string `toml:"transport"`
+	// Cameras are the cameras to record ([[camera]] tables in the file,
+	// --camera NAME=URL on the command line).
+	Cameras []Camera `toml:"camera"`
+	// MinSegment and MaxSegment bound a segment's length; segments are
+	// cut at the first IDR after MinSegment. They default to 2 s and 6 s.
+	MinSegment time.Duration `toml:"min_segment"`
+	MaxSegment time.Duration `toml:"max_segment"`
+	// ManifestEvery closes a batch of segments (one signed manifest) after
+	// this many segments; it defaults to 3. ManifestInterval closes it
+	// after this long since its first segment; it defaults to 20 s. A batch
+	// also closes when the camera drops, when the epoch changes and at
+	// shutdown.
+	ManifestEvery    int           `toml:"manifest_every"`
+	ManifestInterval time.Duration `toml:"manifest_interval"`
+	// SpoolMax caps the spool on disk; past it the oldest recordings are
+	// evicted. It defaults to 2 GiB.
+	SpoolMax ByteSize `toml:"spool_max"`
+	// RosterInterval is how often the roster is fetched. It defaults to
+	// 30 s.
+	RosterInterval time.Duration `toml:"roster_interval"`
+
+	// Logger receives the hub's logs. It defaults to slog.Default().
+	Logger *slog.Logger `toml:"-"`
+	// Out receives the few lines meant for the person starting the hub
+	// (the claim fingerprint). It defaults to os.Stdout.
+	Out io.Writer `toml:"-"`
+	// Now is the clock. It defaults to time.Now; tests inject one.
+	Now func() time.Time `toml:"-"`
+
+	// Test hooks: the service client and the camera source. Nil means
+	// apiclient and ingest.
+	service   service
+	runSource sourceFunc
+}
+
+// Defaults returns a Main with every default filled in.
+func Defaults() Main {
+	var m Main
+	m.setDefaults()
+	return m
+}
+
+// setDefaults fills zero fields with their defaults.
+func (m *Main) setDefaults() {
+	if m.DataDir == "" {
+		m.DataDir = DefaultDataDir
+	}
+	if m.Transport == "" {
+		m.Transport = DefaultTransport
+	}
+	if m.MinSegment == 0 {
+		m.MinSegment = DefaultMinSegment
+	}
+	if m.MaxSegment == 0 {
+		m.MaxSegment = DefaultMaxSegment
+	}
+	if m.ManifestEvery == 0 {
+		m.ManifestEvery = DefaultManifestEvery
+	}
+	if m.ManifestInterval == 0 {
+		m.ManifestInterval = DefaultManifestInterval
+	}
+	if m.SpoolMax == 0 {
+		m.SpoolMax = DefaultSpoolMax
+	}
+	if m.RosterInterval == 0 {
+		m.RosterInterval = DefaultRosterInterval
+	}
+}
+
+// runtimeDefaults fills the non-config fields.
+func (m *Main) runtimeDefaults() {
+	if m.Name == "" {
+		m.Name, _ = os.Hostname()
+		if m.Name == "" {
+			m.Name = "porchlight-hub"
+		}
+	}
+	if m.Logger == nil {
+		m.Logger = slog.Default()
+	}
+	if m.Out == nil {
+		m.Out = os.Stdout
+	}
+	if m.Now == nil {
+		m.Now = time.Now
+	}
+	for i := range m.Cameras {
+		if m.Cameras[i].Transport == "" {
+			m.Cameras[i].Transport = m.Transport
+		}
+	}
+}
+
+// LoadFile decodes a TOML config file over m. Unknown keys are errors.
+func (m *Main) LoadFile(path string) error {
+	md, err := toml.DecodeFile(path, m)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return fmt.Errorf("config %s: unknown keys: %s", path, strings.Join(keys, ", "))
+	}
+	return nil
+}
+
+// cameraFlags collects repeated --camera NAME=URL.
+type cameraFlags []Camera
+
+func (c *cameraFlags) String() string { return "" }
+
+func (c *cameraFlags) Set(v string) error {
+	name, u, ok := strings.Cut(v, "=")
+	if !ok || name == "" || u == "" {
+		return errors.New("want NAME=rtsp://host/path")
+	}
+	*c = append(*c, Camera{Name: name, URL: u})
+	return nil
+}
+
+// Parse builds a Main from command-line arguments: defaults, then the file
+// named by --config (if any), then the other flags, then Validate. errOut
+// receives usage text.
+func Parse(args []string, errOut io.Writer) (Main, error) {
+	fs := flag.NewFlagSet("porchlight-hub", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	config := fs.String("config", "", "TOML config file (see docs/porchlight-hub.sample.toml)")
+	server := fs.String("server", "", "porchlightd base URL")
+	data := fs.String("data", "", "data directory (default "+DefaultDataDir+")")
+	claim := fs.String("claim", "", "claim code from `porchlight hub claim`")
+	name := fs.String("name", "", "hub name shown while claiming (default: host name)")
+	transport := fs.String("transport", "", "RTSP transport: tcp, udp or auto (default auto)")
+	var cams cameraFlags
+	fs.Var(&cams, "camera", "camera to record, NAME=rtsp://… (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return Main{}, err
+	}
+	if fs.NArg() > 0 {
+		return Main{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	var m Main
+	if *config != "" {
+		if err := m.LoadFile(*config); err != nil {
+			return Main{}, err
+		}
+	}
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{{&m.Server, *server}, {&m.DataDir, *data}, {&m.Claim, *claim}, {&m.Name, *name}, {&m.Transport, *transport}} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
+	m.Cameras = append(m.Cameras, cams...)
+	m.setDefaults()
+	if err := m.Validate(); err != nil {
+		return Main{}, err
+	}
+	return m, nil
+}
+
+// Validate checks a configuration (with defaults applied) and says what to
+// fix.
+func (m *Main) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if m.Server == "" {
+		add("server: missing: set server in the config file or pass --server URL")
+	} else if u, err := url.Parse(m.Server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("server: %q is not an http:// or https:// URL", m.Server)
+	}
+	if m.DataDir == "" {
+		add("data: missing: set data in the config file or pass --data DIR")
+	}
+	if !validTransport(m.Transport) {
+		add("transport: %q: want tcp, udp or auto", m.Transport)
+	}
+	names := map[string]bool{}
+	for i, c := range m.Cameras {
+		switch {
+		case strings.TrimSpace(c.Name) == "":
+			add("camera %d: name is empty", i+1)
+		case names[c.Name]:
+			add("camera %q: listed twice", c.Name)
+		}
+		names[c.Name] = true
+		if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" {
+			// Never echo the URL: it may hold the camera's password.
+			add("camera %q: url must be rtsp://host/path or rtsps://host/path", c.Name)
+		}
+		if c.Transport != "" && !validTransport(c.Transport) {
+			add("camera %q: transport %q: want tcp, udp or auto", c.Name, c.Transport)
+		}
+	}
+	if m.MinSegment < 500*time.Millisecond {
+		add("min_segment: %v is too short (at least 500ms)", m.MinSegment)
+	}
+	if m.MaxSegment < m.MinSegment {
+		add("max_segment: %v is shorter than min_segment %v", m.MaxSegment, m.MinSegment)
+	}
+	if m.ManifestEvery < 1 || m.ManifestEvery > 1000 {
+		add("manifest_every: %d: want 1 to 1000 segments", m.ManifestEvery)
+	}
+	if m.ManifestInterval < time.Second {
+		add("manifest_interval: %v is too short (at least 1s)", m.ManifestInterval)
+	}
+	if m.SpoolMax < 64<<20 {
+		add("spool_max: %s is too small (at least 64 MiB)", humanize.IBytes(uint64(max(m.SpoolMax, 0))))
+	}
+	if m.RosterInterval < time.Second {
+		add("roster_interval: %v is too short (at least 1s)", m.RosterInterval)
+	}
+	if m.Claim != "" && !validClaimCode(m.Claim) {
+		add("claim: %q does not look like a claim code (like ABCD-EFGH-JKMN)", m.Claim)
+	}
+	return errors.Join(errs...)
+}
+
+func validTransport(t string) bool { return t == "tcp" || t == "udp" || t == "auto" }
+
+func validClaimCode(c string) bool {
+	if len(c) < 4 || len(c) > 64 {
+		return false
+	}
+	for _, r := range c {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
