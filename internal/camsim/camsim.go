@@ -78,7 +78,6 @@ type Main struct {
 	// set by Start
 	codec   string
 	server  *gortsplib.Server
-	stream  *gortsplib.ServerStream
 	media   *description.Media
 	enc     rtpEncoder
 	src     source
@@ -89,7 +88,8 @@ type Main struct {
 	done    chan struct{}
 	err     error // valid after done is closed
 
-	mu        sync.Mutex // guards the fields below
+	mu        sync.Mutex              // guards the fields below
+	stream    *gortsplib.ServerStream // nil until the server is up; then constant
 	dropUntil time.Time
 	sessions  map[*gortsplib.ServerSession]struct{}
 	conns     map[*gortsplib.ServerConn]struct{}
@@ -127,7 +127,14 @@ func (m *Main) Wait() error {
 
 // Start prepares the video source, starts listening and returns; the camera
 // runs until ctx is done. Use Addr or URL for the bound address.
-func (m *Main) Start(ctx context.Context) error {
+func (m *Main) Start(ctx context.Context) (err error) {
+	m.done = make(chan struct{})
+	defer func() {
+		if err != nil { // nothing runs: let Wait return the error
+			m.err = err
+			close(m.done)
+		}
+	}()
 	if err := m.defaults(); err != nil {
 		return err
 	}
@@ -161,11 +168,10 @@ func (m *Main) Start(ctx context.Context) error {
 		fmt.Fprintf(m.Stdout, "porchlight-camsim: control http://%s (POST /drop?for=10s, GET /healthz)\n", m.ctlAddr)
 	}
 
-	m.done = make(chan struct{})
 	srcDone := make(chan error, 1)
 	go func() { srcDone <- src.run(srcCtx, m.writeAU) }()
 	go func() {
-		var err error
+		var err error // of the source; shadows Start's result
 		select {
 		case <-ctx.Done():
 			cancelSrc()
@@ -294,15 +300,26 @@ func (m *Main) startServer() error {
 		rtcpConn.Close()
 		return fmt.Errorf("camsim: RTSP server: %w", err)
 	}
-	m.stream = &gortsplib.ServerStream{
+	stream := &gortsplib.ServerStream{
 		Server: m.server,
 		Desc:   &description.Session{Medias: []*description.Media{m.media}},
 	}
-	if err := m.stream.Initialize(); err != nil {
+	if err := stream.Initialize(); err != nil {
 		m.server.Close()
 		return fmt.Errorf("camsim: RTSP stream: %w", err)
 	}
+	// The server already accepts connections: publish the stream under mu.
+	m.mu.Lock()
+	m.stream = stream
+	m.mu.Unlock()
 	return nil
+}
+
+// readyStream returns the stream, or nil while the server is starting.
+func (m *Main) readyStream() *gortsplib.ServerStream {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stream
 }
 
 func (m *Main) stopServer() {
@@ -440,8 +457,8 @@ func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) 
 
 // check applies the drop state, the path and the credentials to a request.
 func (h *handler) check(sc *gortsplib.ServerConn, req *base.Request, path string) (*base.Response, error) {
-	if h.m.dropped() {
-		return &base.Response{StatusCode: base.StatusServiceUnavailable}, errors.New("camera dropped (test)")
+	if h.m.dropped() || h.m.readyStream() == nil {
+		return &base.Response{StatusCode: base.StatusServiceUnavailable}, errors.New("camera dropped (test) or starting")
 	}
 	if h.m.User != "" && !sc.VerifyCredentials(req, h.m.User, h.m.Pass) {
 		return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
@@ -456,14 +473,14 @@ func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.R
 	if res, err := h.check(ctx.Conn, ctx.Request, ctx.Path); res != nil {
 		return res, nil, err
 	}
-	return &base.Response{StatusCode: base.StatusOK}, h.m.stream, nil
+	return &base.Response{StatusCode: base.StatusOK}, h.m.readyStream(), nil
 }
 
 func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
 	if res, err := h.check(ctx.Conn, ctx.Request, ctx.Path); res != nil {
 		return res, nil, err
 	}
-	return &base.Response{StatusCode: base.StatusOK}, h.m.stream, nil
+	return &base.Response{StatusCode: base.StatusOK}, h.m.readyStream(), nil
 }
 
 func (h *handler) OnPlay(_ *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {

@@ -79,18 +79,21 @@ type command struct {
 }
 
 // commands lists every command, in the order `porchlight help` shows them.
-var commands = []command{
-	{"signup", "create an account and household; this device becomes its first owner", cmdSignup},
-	{"login", "log in to your account on this device", cmdLogin},
-	{"logout", "end this device's session", cmdLogout},
-	{"whoami", "show the account, household and device in use", cmdWhoami},
-	{"hub claim", "add a hub to your household (shows a code and a fingerprint to compare)", cmdHubClaim},
-	{"cameras", "list your cameras", cmdCameras},
-	{"cameras retention", "set how many days a camera's recordings are kept", cmdCamerasRetention},
-	{"recordings", "show the time ranges recorded by a camera, and the gaps", cmdRecordings},
-	{"export", "verify, decrypt and export a camera's recordings as one MP4", cmdExport},
-	{"version", "print the version", cmdVersion},
-	{"help", "list the commands, or show one command's help", cmdHelp},
+// (A function, not a variable: help refers back to the list.)
+func commands() []command {
+	return []command{
+		{"signup", "create an account and household; this device becomes its first owner", cmdSignup},
+		{"login", "log in to your account on this device", cmdLogin},
+		{"logout", "end this device's session", cmdLogout},
+		{"whoami", "show the account, household and device in use", cmdWhoami},
+		{"hub claim", "add a hub to your household (shows a code and a fingerprint to compare)", cmdHubClaim},
+		{"cameras", "list your cameras", cmdCameras},
+		{"cameras retention", "set how many days a camera's recordings are kept", cmdCamerasRetention},
+		{"recordings", "show the time ranges recorded by a camera, and the gaps", cmdRecordings},
+		{"export", "verify, decrypt and export a camera's recordings as one MP4", cmdExport},
+		{"version", "print the version", cmdVersion},
+		{"help", "list the commands, or show one command's help", cmdHelp},
+	}
 }
 
 // errHelp means help was shown on request: exit 0.
@@ -198,16 +201,17 @@ func (m *Main) dispatch(ctx context.Context) error {
 
 // lookup finds the command named by the first one or two arguments.
 func lookup(args []string) (*command, []string) {
+	cmds := commands()
 	if len(args) >= 2 {
-		for i := range commands {
-			if commands[i].name == args[0]+" "+args[1] {
-				return &commands[i], args[2:]
+		for i := range cmds {
+			if cmds[i].name == args[0]+" "+args[1] {
+				return &cmds[i], args[2:]
 			}
 		}
 	}
-	for i := range commands {
-		if commands[i].name == args[0] {
-			return &commands[i], args[1:]
+	for i := range cmds {
+		if cmds[i].name == args[0] {
+			return &cmds[i], args[1:]
 		}
 	}
 	return nil, nil
@@ -216,7 +220,7 @@ func lookup(args []string) (*command, []string) {
 func (m *Main) printHelp(w io.Writer) {
 	fmt.Fprint(w, "porchlight — the owner's command for Porchlight, end-to-end encrypted home video.\n\n")
 	fmt.Fprint(w, "Usage: porchlight [--server URL] COMMAND [flags] [args]\n\nCommands:\n")
-	for _, c := range commands {
+	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun `porchlight COMMAND -h` for a command's flags.\n"+
@@ -274,7 +278,7 @@ func (m *Main) printUsage(w io.Writer, fs *flag.FlagSet, spec cmdSpec) {
 	fs.SetOutput(io.Discard)
 }
 
-func cmdHelp(_ context.Context, m *Main, args []string) error {
+func cmdHelp(ctx context.Context, m *Main, args []string) error {
 	if len(args) == 0 {
 		m.printHelp(m.Stdout)
 		return nil
@@ -283,7 +287,7 @@ func cmdHelp(_ context.Context, m *Main, args []string) error {
 	if c == nil || c.name == "help" {
 		return usagef("help", "unknown command %q", strings.Join(args, " "))
 	}
-	return c.run(context.Background(), m, []string{"-h"})
+	return c.run(ctx, m, []string{"-h"})
 }
 
 func cmdVersion(_ context.Context, m *Main, args []string) error {

@@ -435,7 +435,7 @@ func (h *household) openManifest(ctx context.Context, c *camera, oi api.ObjectIn
 		if o.Kind != api.ObjectSegment {
 			continue
 		}
-		if !seal.ValidID(o.ID) || len(o.SHA256) != 64 || o.Size <= 0 || o.DurationMS < 0 {
+		if !seal.ValidID(o.ID) || len(o.SHA256) != 64 || o.Size <= 0 || o.Size > apiclient.MaxObject || o.DurationMS < 0 {
 			return nil, fmt.Errorf("manifest %s lists a malformed segment entry (id %q, seq %d)", oi.ID, o.ID, o.Seq)
 		}
 		objs = append(objs, o)

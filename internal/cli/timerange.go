@@ -137,6 +137,9 @@ func gaps(ranges []span, from, to time.Time) []gap {
 	var out []gap
 	cur := from
 	for _, r := range ranges {
+		if !r.Start.Before(to) {
+			break
+		}
 		if r.Start.Sub(cur) > maxJoinGap {
 			out = append(out, gap{cur, r.Start})
 		}

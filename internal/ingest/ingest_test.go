@@ -196,6 +196,9 @@ func TestIngestTransports(t *testing.T) {
 				}
 				prev = s
 			}
+			if want := "transport=" + strings.ToUpper(transport); !strings.Contains(h.logs.String(), want) {
+				t.Errorf("logs lack %q:\n%s", want, h.logs.String())
+			}
 			st := h.src.Stats()
 			if st.Segments < 3 || st.Bytes == 0 || st.Frames < 75 || !st.Online || st.Reconnects != 0 {
 				t.Errorf("stats %+v", st)
@@ -338,10 +341,12 @@ func TestIngestCameraDown(t *testing.T) {
 func TestRunRejectsBadConfig(t *testing.T) {
 	for _, src := range []*Source{
 		{URL: "http://u:topsecret@h/x"},
-		{URL: "rtsp://u:topsecret@h:99999999/x"},
+		{URL: "rtsp://u:topsecret@[::1/x"},
 		{URL: "rtsp://u:topsecret@h/x", Transport: "carrier-pigeon"},
 	} {
-		err := src.Run(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := src.Run(ctx)
+		cancel()
 		if err == nil {
 			t.Errorf("Run(%q, %q) succeeded", src.URL, src.Transport)
 		} else if strings.Contains(err.Error(), "topsecret") {

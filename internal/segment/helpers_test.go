@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,6 +145,9 @@ func cut(tb testing.TB, c *Cutter, anchor time.Time, aus []timedAU) []Segment {
 	tb.Helper()
 	var segs []Segment
 	c.OnSegment = func(s Segment) { segs = append(segs, s) }
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
 	for _, a := range aus {
 		if err := c.WriteAccessUnit(anchor, a.pts, a.au); err != nil {
 			tb.Fatalf("WriteAccessUnit(%v): %v", a.pts, err)

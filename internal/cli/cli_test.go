@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/porchlight/porchlight/internal/server"
+)
+
+// TestMain lets testscript run the real command as "porchlight": the test
+// binary re-executes itself with the command's arguments.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"porchlight": func() {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+			code := Main{Args: os.Args[1:], Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Env: os.Getenv}.Run(ctx)
+			stop()
+			os.Exit(code)
+		},
+	})
+}
+
+// startServer starts an in-process porchlightd on a free loopback port and
+// returns its URL; it stops when the function passed to cleanup runs.
+func startServer(dir string, cleanup func(func())) (string, error) {
+	srv := &server.Main{
+		Listen:  "127.0.0.1:0",
+		DataDir: dir,
+		Stdout:  io.Discard,
+		Logger:  slog.New(slog.DiscardHandler),
+	}
+	addr, err := srv.Start(context.Background())
+	if err != nil {
+		return "", err
+	}
+	cleanup(func() { srv.Close() })
+	return "http://" + addr, nil
+}
+
+// TestScripts runs testdata/*.txtar against a fresh porchlightd each.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata",
+		Setup: func(env *testscript.Env) error {
+			url, err := startServer(filepath.Join(env.WorkDir, ".service"), env.Defer)
+			if err != nil {
+				return err
+			}
+			env.Setenv(EnvServer, url)
+			env.Setenv(EnvHome, filepath.Join(env.WorkDir, "home"))
+			env.Setenv("SERVER", url)
+			env.Setenv("TZ", "UTC")
+			return nil
+		},
+	})
+}
+
+// cliEnv is the environment of an in-process run.
+type cliEnv map[string]string
+
+func (e cliEnv) get(k string) string { return e[k] }
+
+// result is what one in-process run produced.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runCLI runs the command in-process.
+func runCLI(t *testing.T, env cliEnv, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main{Args: args, Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Env: env.get}.Run(t.Context())
+	return result{code, out.String(), errb.String()}
+}
+
+// mustCLI runs the command and fails the test unless it exits 0.
+func mustCLI(t *testing.T, env cliEnv, args ...string) result {
+	t.Helper()
+	r := runCLI(t, env, "", args...)
+	if r.code != 0 {
+		t.Fatalf("porchlight %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,343 @@
+// Package httpapi holds porchlightd's HTTP handlers: the JSON API of
+// internal/api on the standard net/http.ServeMux (Go 1.22 patterns), used by
+// hubs and clients. Server.Handler returns the whole API; internal/server
+// wires it to a listener, a store.Store and a blob.Store.
+//
+// Rules every handler follows: ids in paths are checked before they reach a
+// store; bodies are bounded and decoded strictly; every object, camera and
+// claim access is authorised against the store (never a cache); every error
+// response is an api.Error whose id is also in the log line; logs name the
+// route pattern, never the raw path, a token, a code or a secret; every
+// response is Cache-Control: no-store. The service handles ciphertext only:
+// this package never decrypts and never imports internal/keys.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/porchlight/porchlight/internal/auth"
+	"github.com/porchlight/porchlight/internal/blob"
+	"github.com/porchlight/porchlight/internal/seal"
+	"github.com/porchlight/porchlight/internal/store"
+)
+
+// Size limits.
+const (
+	// MaxSegmentSize bounds an uploaded segment.
+	MaxSegmentSize = 64 << 20
+	// MaxManifestSize bounds an uploaded manifest.
+	MaxManifestSize = 1 << 20
+	// MaxJSONBody bounds a JSON request body.
+	MaxJSONBody = 4 << 20
+	// MaxDescriptor bounds a sealed camera descriptor.
+	MaxDescriptor = 256 << 10
+	// MaxWrap bounds one wrapped epoch key; MaxWraps their number per call.
+	MaxWrap  = 64 << 10
+	MaxWraps = 1024
+	// MaxRefs bounds the ids a manifest lists.
+	MaxRefs = 10000
+	// MaxManifestList bounds one manifest listing.
+	MaxManifestList = 20000
+)
+
+// Server serves the API. Set Store and Blobs; other fields have working
+// defaults. Do not change fields after the first call to Handler.
+type Server struct {
+	// Store is the metadata store. Required.
+	Store store.Store
+	// Blobs is the ciphertext store. Required.
+	Blobs blob.Store
+	// Logger receives one line per failed request (and, at debug level,
+	// per request). It defaults to slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. It defaults to time.Now.
+	Now func() time.Time
+	// MaxUploads bounds the upload bodies held in memory at once (each up
+	// to MaxSegmentSize). It defaults to 8.
+	MaxUploads int
+	// SessionIdle and SessionAbsolute are session lifetimes. They default
+	// to auth.IdleTimeout and auth.AbsoluteTimeout.
+	SessionIdle, SessionAbsolute time.Duration
+
+	once    sync.Once
+	mux     *http.ServeMux
+	routes  []string
+	uploads chan struct{}
+	idLocks keyedMutex
+}
+
+func (s *Server) init() {
+	s.once.Do(func() {
+		if s.Logger == nil {
+			s.Logger = slog.Default()
+		}
+		if s.Now == nil {
+			s.Now = time.Now
+		}
+		if s.MaxUploads <= 0 {
+			s.MaxUploads = 8
+		}
+		if s.SessionIdle <= 0 {
+			s.SessionIdle = auth.IdleTimeout
+		}
+		if s.SessionAbsolute <= 0 {
+			s.SessionAbsolute = auth.AbsoluteTimeout
+		}
+		s.uploads = make(chan struct{}, s.MaxUploads)
+		s.mux = http.NewServeMux()
+		s.register()
+		// Anything else: a JSON 404, not the mux's plain text.
+		s.mux.Handle("/", s.wrap("/", func(w http.ResponseWriter, r *http.Request) error {
+			return errNotFound("no such route")
+		}))
+	})
+}
+
+// Handler returns the API handler.
+func (s *Server) Handler() http.Handler {
+	s.init()
+	return s.mux
+}
+
+// Routes returns the patterns served, e.g. "GET /v1/me", in registration
+// order. The OpenAPI document lists exactly these (a test checks).
+func (s *Server) Routes() []string {
+	s.init()
+	return append([]string(nil), s.routes...)
+}
+
+func (s *Server) register() {
+	s.handle("GET /healthz", s.healthz)
+
+	s.handle("POST /v1/signup", s.signup)
+	s.handle("POST /v1/login", s.login)
+	s.handle("POST /v1/logout", s.user(s.logout))
+	s.handle("GET /v1/me", s.user(s.me))
+
+	s.handle("GET /v1/roster", s.user(s.getRoster))
+	s.handle("POST /v1/roster", s.user(s.appendRoster))
+
+	s.handle("POST /v1/claims", s.user(s.createClaim))
+	s.handle("GET /v1/claims/{code}", s.user(s.claimStatus))
+	s.handle("POST /v1/claims/{code}/confirm", s.user(s.confirmClaim))
+
+	s.handle("POST /v1/hub/claim", s.presentHub)
+	s.handle("POST /v1/hub/claim/poll", s.pollHub)
+	s.handle("GET /v1/hub/roster", s.hub(s.hubRoster))
+	s.handle("PUT /v1/hub/cameras/{id}", s.hub(s.putCamera))
+	s.handle("PUT /v1/hub/epochs/{id}", s.hub(s.putEpoch))
+	s.handle("PUT /v1/hub/objects/{id}", s.hub(s.putObject))
+
+	s.handle("GET /v1/cameras", s.user(s.cameras))
+	s.handle("PATCH /v1/cameras/{id}", s.user(s.updateCamera))
+	s.handle("GET /v1/cameras/{id}/epochs", s.user(s.epochs))
+	s.handle("GET /v1/cameras/{id}/manifests", s.user(s.manifests))
+	s.handle("GET /v1/objects/{id}", s.user(s.object))
+}
+
+// handlerFunc is a handler that reports failure as an error; wrap turns it
+// into an api.Error response and a log line.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) handle(pattern string, h handlerFunc) {
+	s.routes = append(s.routes, pattern)
+	s.mux.Handle(pattern, s.wrap(pattern, h))
+}
+
+// statusWriter remembers the status written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logKey carries attributes a handler adds to its request's log line.
+type logKey struct{}
+
+type logAttrs struct{ attrs []any }
+
+func addLog(r *http.Request, args ...any) {
+	if la, ok := r.Context().Value(logKey{}).(*logAttrs); ok {
+		la.attrs = append(la.attrs, args...)
+	}
+}
+
+func (s *Server) wrap(pattern string, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		la := &logAttrs{}
+		r = r.WithContext(context.WithValue(r.Context(), logKey{}, la))
+		hdr := w.Header()
+		hdr.Set("Cache-Control", "no-store")
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		sw := &statusWriter{ResponseWriter: w}
+		err := h(sw, r)
+		attrs := []any{"method", r.Method, "route", pattern}
+		if err != nil {
+			status, body := s.errorBody(err)
+			attrs = append(attrs, "status", status, "error_id", body.ID, "err", err.Error())
+			if sw.status == 0 {
+				writeJSON(sw, status, body)
+			}
+			level := slog.LevelInfo
+			if status >= 500 {
+				level = slog.LevelError
+			}
+			attrs = append(attrs, la.attrs...)
+			attrs = append(attrs, "dur", time.Since(start).Round(time.Microsecond))
+			s.Logger.Log(r.Context(), level, "request failed", attrs...)
+			return
+		}
+		if s.Logger.Enabled(r.Context(), slog.LevelDebug) {
+			attrs = append(attrs, "status", sw.status, "bytes", sw.bytes)
+			attrs = append(attrs, la.attrs...)
+			attrs = append(attrs, "dur", time.Since(start).Round(time.Microsecond))
+			s.Logger.DebugContext(r.Context(), "request", attrs...)
+		}
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"code":"internal","message":"internal error","id":""}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func noContent(w http.ResponseWriter) error {
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// decodeJSON reads a bounded JSON body strictly into v.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			return errTooLarge(fmt.Sprintf("request body larger than %d bytes", limit))
+		case errors.Is(err, io.EOF):
+			return errInvalid("request body is empty: send a JSON object")
+		}
+		return errInvalidf(err, "malformed JSON body: %s", jsonProblem(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errInvalid("malformed JSON body: trailing data after the object")
+	}
+	return nil
+}
+
+// jsonProblem describes a decode error without echoing the body.
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q must be %s", te.Field, te.Type)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return "not a valid JSON object"
+}
+
+var errIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newErrorID returns the id of one error response.
+func newErrorID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return errIDEncoding.EncodeToString(b[:])
+}
+
+// pathID returns the path value name if it is a well-formed id.
+func pathID(r *http.Request, name string) (string, error) {
+	id := r.PathValue(name)
+	if !seal.ValidID(id) {
+		return "", errInvalid("malformed " + name + " in path")
+	}
+	return id, nil
+}
+
+// keyedMutex serialises work on one key (an object id): the check, blob
+// write and row insert of an upload happen as one step per id.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedEntry{}
+	}
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		return &httpError{status: http.StatusServiceUnavailable, code: "unavailable", msg: "the store does not answer", cause: err}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
