@@ -34,10 +34,15 @@ const (
 // line for this failure; Message says what happened and what to do, never
 // internals.
 type Error struct {
-	Code    string `json:"code"` // machine-readable: "invalid", "unauthorized", "forbidden", "not_found", "conflict", "too_large", "rate_limited", "unavailable", "internal"
+	Code    string `json:"code"` // machine-readable: CodeCorrupt, "invalid", "unauthorized", "forbidden", "not_found", "conflict", "too_large", "rate_limited", "unavailable", "internal"
 	Message string `json:"message"`
 	ID      string `json:"id"`
 }
+
+// CodeCorrupt is the error code of an upload whose body does not match its
+// declared SHA-256 (status 400): the bytes were damaged or cut short on the
+// way. The sender should check its own copy and send it again.
+const CodeCorrupt = "corrupt"
 
 // SignupRequest creates an account and its household. POST /v1/signup.
 type SignupRequest struct {

@@ -126,7 +126,8 @@ func IsRetryable(err error) bool {
 	}
 	var e *Error
 	if errors.As(err, &e) {
-		return e.Status >= 500 || e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout
+		return e.Status >= 500 || e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout ||
+			e.Code == api.CodeCorrupt // damaged in transit: the sender's copy may be intact
 	}
 	if errors.Is(err, context.Canceled) {
 		return false

@@ -156,6 +156,10 @@ func TestSpine(t *testing.T) {
 		if len(got) < want {
 			t.Fatalf("exported %d frames over %.0f s of recording, want at least %d (lost video?)", len(got), span, want)
 		}
+		// The export holds exactly what recordings promised.
+		if rec := recordedSeconds(out) * fps; float64(len(got)) < rec-2*fps || float64(len(got)) > rec+2*fps {
+			t.Fatalf("exported %d frames, recordings list %.0f s (%.0f frames)", len(got), rec/fps, rec)
+		}
 		t.Logf("exported %d frames (%.1f s) from %.0f s wall clock into %s", len(got), float64(len(got))/fps, span, filepath.Base(file))
 	})
 

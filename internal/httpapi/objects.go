@@ -218,7 +218,7 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, h *store.Hub)
 		return err
 	}
 	if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != m.sha {
-		return errInvalid("body hash does not match " + api.HeaderSHA256 + ": upload was corrupted, retry")
+		return &httpError{http.StatusBadRequest, api.CodeCorrupt, "body hash does not match " + api.HeaderSHA256 + ": the upload was damaged or cut short on the way; send it again", nil}
 	}
 	if err := seal.CheckAgeFile(body); err != nil {
 		return errInvalidf(err, "the body is not an age-encrypted file: the service stores ciphertext only")
