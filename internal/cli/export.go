@@ -38,7 +38,7 @@ The file is written beside FILE under a temporary name and renamed when
 complete, so a failed export never leaves a partial file; -o - writes to
 standard output. Any verification failure stops the export.
 
-T is ` + timeSyntax + "."}
+` + timeHelp}
 	fs := m.flags(spec.name)
 	camName := fs.String("camera", "", "camera `NAME` (or id)")
 	fromS := fs.String("from", "", "start `T` (required)")
@@ -60,7 +60,11 @@ T is ` + timeSyntax + "."}
 	if err != nil {
 		return usagef(spec.name, "%v", err)
 	}
-	if *out != "-" {
+	if *out == "-" {
+		if _, tty := terminalFd(m.Stdout); tty {
+			return usagef(spec.name, "-o - would write video to your terminal: redirect standard output, or use -o FILE")
+		}
+	} else {
 		if st, err := os.Stat(*out); err == nil && st.IsDir() {
 			return fmt.Errorf("-o %s is a directory: name the file to write", *out)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/porchlight/porchlight/internal/keys"
+	"github.com/porchlight/porchlight/internal/seal"
 	"github.com/porchlight/porchlight/internal/segment"
 )
 
@@ -224,4 +225,38 @@ func probeFrames(t *testing.T, file string) int {
 		t.Fatalf("ffprobe: %q", out)
 	}
 	return n
+}
+
+// TestHubClaimConfirmation checks that the fingerprint question guards the
+// roster: "no" adds nothing, "yes" adds the hub.
+func TestHubClaimConfirmation(t *testing.T) {
+	dir := t.TempDir()
+	server, err := startServer(filepath.Join(dir, "service"), t.Cleanup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := cliEnv{EnvHome: filepath.Join(dir, "home"), EnvServer: server, EnvPassword: "correct horse battery staple", "TZ": "UTC"}
+	mustCLI(t, env, "signup", "--email", "owner@example.com")
+
+	c := startClaim(t, env, "n\n")
+	presentTestHub(t, server, c.code)
+	if code := c.wait(t); code != 1 || !strings.Contains(c.errb.String(), "Does the hub show the same fingerprint? [y/N]") ||
+		!strings.Contains(c.errb.String(), "claim not confirmed: the hub was not added") {
+		t.Fatalf("declined claim: exit %d\n%s\n%s", code, c.out.String(), c.errb.String())
+	}
+	if r := mustCLI(t, env, "whoami"); !strings.Contains(r.stdout, "roster:    version 1,") {
+		t.Fatalf("a declined claim changed the roster:\n%s", r.stdout)
+	}
+
+	c = startClaim(t, env, "yes\n")
+	h, _, root := presentTestHub(t, server, c.code)
+	if code := c.wait(t); code != 0 {
+		t.Fatalf("confirmed claim: exit %d\n%s\n%s", code, c.out.String(), c.errb.String())
+	}
+	if fp := seal.ClaimFingerprint(c.code, h.key.SignPub(), h.key.Recipient(), root); !strings.Contains(c.out.String(), "Fingerprint: "+fp) {
+		t.Fatalf("fingerprint %s not shown:\n%s", fp, c.out.String())
+	}
+	if r := mustCLI(t, env, "whoami"); !strings.Contains(r.stdout, "roster:    version 2, 1 device(s), 1 hub(s)") {
+		t.Fatalf("a confirmed claim did not add the hub:\n%s", r.stdout)
+	}
 }

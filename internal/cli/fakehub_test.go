@@ -33,70 +33,105 @@ type testHub struct {
 	mseq      uint64 // next manifest sequence
 }
 
+// claimRun is a `porchlight hub claim` running in the background.
+type claimRun struct {
+	code      string
+	out, errb *syncBuffer
+	done      chan int
+}
+
+// startClaim runs `porchlight hub claim ARGS` with stdin and waits for the
+// code it prints.
+func startClaim(t *testing.T, env cliEnv, stdin string, args ...string) *claimRun {
+	t.Helper()
+	c := &claimRun{out: &syncBuffer{}, errb: &syncBuffer{}, done: make(chan int, 1)}
+	go func() {
+		c.done <- Main{Args: append([]string{"hub", "claim"}, args...), Stdin: strings.NewReader(stdin), Stdout: c.out, Stderr: c.errb,
+			Env: env.get, PollInterval: 20 * time.Millisecond}.Run(t.Context())
+	}()
+	codeRE := regexp.MustCompile(`\b([A-Z0-9]{4}(?:-[A-Z0-9]{4})+)\b`)
+	for deadline := time.Now().Add(10 * time.Second); c.code == ""; time.Sleep(10 * time.Millisecond) {
+		if m := codeRE.FindStringSubmatch(c.out.String()); m != nil {
+			c.code = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hub claim printed no code:\n%s\n%s", c.out.String(), c.errb.String())
+		}
+	}
+	return c
+}
+
+// wait returns the claim's exit code.
+func (c *claimRun) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case code := <-c.done:
+		return code
+	case <-time.After(10 * time.Second):
+		t.Fatalf("hub claim did not finish:\n%s\n%s", c.out.String(), c.errb.String())
+		return -1
+	}
+}
+
+// presentTestHub presents a new hub on a claim code and returns it (without
+// a token yet), its secret and the fingerprint it would show.
+func presentTestHub(t *testing.T, server, code string) (*testHub, string, []byte) {
+	t.Helper()
+	key, err := keys.Generate("test hub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &testHub{t: t, key: key, c: apiclient.New(server, ""), seq: 1, mseq: 1}
+	b := make([]byte, 16)
+	rand.Read(b)
+	secret := hex.EncodeToString(b)
+	pres, err := h.c.PresentHub(t.Context(), api.HubPresent{Code: code, Name: "test hub", Sign: key.SignPub(), KEM: key.Recipient(), Secret: secret})
+	if err != nil {
+		t.Fatalf("present hub: %v", err)
+	}
+	h.household = pres.HouseholdID
+	return h, secret, pres.RootSign
+}
+
 // claimTestHub runs `porchlight hub claim --yes` and presents a new hub on
 // its code; it returns the hub once the claim is confirmed, and the
 // command's output.
 func claimTestHub(t *testing.T, env cliEnv, server string) (*testHub, string) {
 	t.Helper()
 	ctx := t.Context()
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- Main{Args: []string{"hub", "claim", "--yes"}, Stdout: &out, Stderr: &errb, Env: env.get, PollInterval: 20 * time.Millisecond}.Run(ctx)
-	}()
-	codeRE := regexp.MustCompile(`\b([A-Z0-9]{4}(?:-[A-Z0-9]{4})+)\b`)
-	var code string
-	for deadline := time.Now().Add(10 * time.Second); code == ""; time.Sleep(10 * time.Millisecond) {
-		if m := codeRE.FindStringSubmatch(out.String()); m != nil {
-			code = m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hub claim printed no code:\n%s\n%s", out.String(), errb.String())
-		}
-	}
-	key, err := keys.Generate("test hub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &testHub{t: t, key: key, c: apiclient.New(server, ""), seq: 1, mseq: 1}
-	secret := make([]byte, 16)
-	rand.Read(secret)
-	pres, err := h.c.PresentHub(ctx, api.HubPresent{Code: code, Name: "test hub", Sign: key.SignPub(), KEM: key.Recipient(), Secret: hex.EncodeToString(secret)})
-	if err != nil {
-		t.Fatalf("present hub: %v", err)
-	}
-	fp := seal.ClaimFingerprint(code, key.SignPub(), key.Recipient(), pres.RootSign)
+	c := startClaim(t, env, "", "--yes")
+	h, secret, root := presentTestHub(t, server, c.code)
+	fp := seal.ClaimFingerprint(c.code, h.key.SignPub(), h.key.Recipient(), root)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		resp, err := h.c.PollHub(ctx, api.HubPoll{Code: code, Secret: hex.EncodeToString(secret)})
+		resp, err := h.c.PollHub(ctx, api.HubPoll{Code: c.code, Secret: secret})
 		if err != nil {
 			t.Fatalf("poll hub: %v", err)
 		}
 		if resp.Token != "" {
 			h.c.Token = resp.Token
-			h.household = resp.HouseholdID
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the claim was not confirmed:\n%s\n%s", out.String(), errb.String())
+			t.Fatalf("the claim was not confirmed:\n%s\n%s", c.out.String(), c.errb.String())
 		}
 	}
-	if code := <-done; code != 0 {
-		t.Fatalf("hub claim exited %d:\n%s\n%s", code, out.String(), errb.String())
+	if code := c.wait(t); code != 0 {
+		t.Fatalf("hub claim exited %d:\n%s\n%s", code, c.out.String(), c.errb.String())
 	}
-	if !strings.Contains(out.String(), "Fingerprint: "+fp) {
-		t.Fatalf("hub claim showed another fingerprint than the hub's %s:\n%s", fp, out.String())
+	if !strings.Contains(c.out.String(), "Fingerprint: "+fp) {
+		t.Fatalf("hub claim showed another fingerprint than the hub's %s:\n%s", fp, c.out.String())
 	}
 	r, err := h.c.HubRoster(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.roster, err = seal.VerifyRosterChain(r.Versions, pres.RootSign); err != nil {
+	if h.roster, err = seal.VerifyRosterChain(r.Versions, root); err != nil {
 		t.Fatalf("hub: roster after the claim: %v", err)
 	}
-	if h.roster.Entry(key.ID) == nil {
+	if h.roster.Entry(h.key.ID) == nil {
 		t.Fatal("the roster does not list the claimed hub")
 	}
-	return h, out.String()
+	return h, c.out.String()
 }
 
 // addCamera registers a camera with a sealed descriptor.

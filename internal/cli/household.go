@@ -142,11 +142,23 @@ func (h *household) refreshRoster(ctx context.Context) error {
 		if latest.Household != h.sess.HouseholdID {
 			return fmt.Errorf("%w: the roster is of household %s, not yours (%s); refusing it", errRosterAlarm, latest.Household, h.sess.HouseholdID)
 		}
+		if h.sess.NeedsRoster && !root.Equal(h.dev.SignPub()) {
+			// This device signed up the household: only its own version 1
+			// can start the roster.
+			return fmt.Errorf("%w: the household you just signed up for already has a roster, signed by key %s, not by this device; refusing it", errRosterAlarm, seal.KeyID(root))
+		}
 		pin = &pinnedRoster{Household: latest.Household, Root: root, Versions: r.Versions}
 		if err := h.m.savePin(pin); err != nil {
 			return err
 		}
-		fmt.Fprintf(h.m.Stderr, "Pinned household key %s (the signer of roster version 1) on first use: this device will refuse any roster not rooted in it.\n", seal.KeyID(root))
+		if h.sess.NeedsRoster {
+			h.sess.NeedsRoster = false
+			if err := h.m.saveSession(h.sess); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintf(h.m.Stderr, "Pinned household key %s (the signer of roster version 1) on first use: this device will refuse any roster not rooted in it.\n", seal.KeyID(root))
+		}
 		h.pin, h.chain, h.roster = pin, r.Versions, latest
 		return nil
 	}

@@ -13,7 +13,9 @@ func cmdRecordings(ctx context.Context, m *Main, args []string) error {
 	spec := cmdSpec{name: "recordings", synopsis: "--camera NAME [--from T] [--to T]", about: `
 Shows the time ranges a camera recorded (default: the last 24 hours), after
 decrypting and verifying every manifest, and the gaps between them. Segments
-closer than 1.5 s join one range. T is ` + timeSyntax + "."}
+closer than 1.5 s join one range.
+
+` + timeHelp}
 	fs := m.flags(spec.name)
 	camName := fs.String("camera", "", "camera `NAME` (or id), as `porchlight cameras` lists it")
 	fromS := fs.String("from", "", "start `T` (default: 24 hours before --to)")

@@ -8,8 +8,13 @@ import (
 	"time"
 )
 
-// timeSyntax is what the time flags accept, for error messages and help.
+// timeSyntax is what the time flags accept, for error messages.
 const timeSyntax = `RFC 3339 (2026-11-23T12:00:00Z, 2026-11-23T13:00:00+01:00), a local date and time (2026-11-23 12:00[:05]), a relative time (-5m, -1h30m, -2d) or "now"`
+
+// timeHelp is timeSyntax for -h.
+const timeHelp = `T is RFC 3339 (2026-11-23T12:00:00Z, 2026-11-23T13:00:00+01:00), a local
+date and time (2026-11-23 12:00[:05], in $TZ), a relative time (-5m, -1h30m,
+-2d) or "now".`
 
 // maxAgo bounds relative times (about a century), far from overflow.
 const maxAgo = 36500 * 24 * time.Hour

@@ -91,8 +91,8 @@ type batchState struct {
 type store struct {
 	path       string
 	rosterPath string
-	mu   sync.Mutex
-	st   state
+	mu         sync.Mutex
+	st         state
 }
 
 func loadState(path string) (*store, error) {

@@ -25,8 +25,11 @@ var (
 	// uploadTimeout bounds one upload.
 	uploadTimeout = 2 * time.Minute
 	// maxItemAttempts is how often an item the service refuses (4xx) is
-	// re-read from disk and sent again before it is quarantined.
-	maxItemAttempts = 3
+	// re-read from disk and sent again before it is quarantined. The
+	// spool checks the body against its recorded hash at each read, so a
+	// refusal of a good body (a hash mismatch) means it was damaged in
+	// transit: worth several tries, with backoff (about 2 minutes in all).
+	maxItemAttempts = 10
 )
 
 // send uploads one item.

@@ -46,13 +46,22 @@ func TestLoadOrder(t *testing.T) {
 		}
 	}
 	write("listen = \"127.0.0.1:9000\"\ndata_dir = \"/from/file\"\nretention_interval = \"5m\"\n")
-	env := map[string]string{"PORCHLIGHT_DATA": "/from/env", "PORCHLIGHT_MAX_UPLOADS": "3"}
+	env := map[string]string{"PORCHLIGHT_DATA": "/from/env", "PORCHLIGHT_MAX_UPLOADS": "3", "PORCHLIGHT_LOG_FORMAT": "json"}
 	var m server.Main
 	if err := m.Load(file, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
 	want := server.Defaults()
-	want.Listen, want.DataDir, want.RetentionInterval, want.MaxUploads = "127.0.0.1:9000", "/from/env", 5*time.Minute, 3
+	want.Listen, want.DataDir, want.RetentionInterval, want.MaxUploads, want.LogFormat = "127.0.0.1:9000", "/from/env", 5*time.Minute, 3, "json"
+	if diff := cmp.Diff(&want, &m, config, ignoreState()); diff != "" {
+		t.Errorf("defaults → file → env (-want +got):\n%s", diff)
+	}
+	// PORCHLIGHT_LISTEN beats the file.
+	env["PORCHLIGHT_LISTEN"] = "127.0.0.1:9999"
+	if err := m.Load(file, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	want.Listen = "127.0.0.1:9999"
 	if diff := cmp.Diff(&want, &m, config, ignoreState()); diff != "" {
 		t.Errorf("defaults → file → env (-want +got):\n%s", diff)
 	}
