@@ -282,9 +282,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, kind string) 
 	case errors.As(err, &mbe):
 		return nil, errTooLarge(fmt.Sprintf("a %s may be at most %d bytes", kind, limit))
 	case err != nil:
-		return nil, &httpError{status: http.StatusBadRequest, code: "invalid", msg: "reading the body failed: retry", cause: err}
+		return nil, &httpError{status: http.StatusBadRequest, code: api.CodeCorrupt, msg: "reading the body failed: the upload was cut short on the way; send it again", cause: err}
 	case r.ContentLength >= 0 && int64(buf.Len()) != r.ContentLength:
-		return nil, errInvalid("body shorter than Content-Length: retry")
+		return nil, &httpError{status: http.StatusBadRequest, code: api.CodeCorrupt, msg: "body shorter than Content-Length: the upload was cut short on the way; send it again"}
 	}
 	return buf.Bytes(), nil
 }
