@@ -34,7 +34,7 @@ const (
 // line for this failure; Message says what happened and what to do, never
 // internals.
 type Error struct {
-	Code    string `json:"code"` // machine-readable: CodeCorrupt, "invalid", "unauthorized", "forbidden", "not_found", "conflict", "too_large", "rate_limited", "unavailable", "internal"
+	Code    string `json:"code"` // machine-readable: CodeCorrupt, "invalid", "unauthorized", "forbidden", "not_found", "method_not_allowed", "conflict", "too_large", "rate_limited", "unavailable", "internal"
 	Message string `json:"message"`
 	ID      string `json:"id"`
 }

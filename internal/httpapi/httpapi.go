@@ -99,9 +99,26 @@ func (s *Server) init() {
 		s.register()
 		// Anything else: a JSON 404, not the mux's plain text.
 		s.mux.Handle("/", s.wrap("/", func(w http.ResponseWriter, r *http.Request) error {
+			if allow := s.allowed(r); allow != "" {
+				w.Header().Set("Allow", allow)
+				return &httpError{http.StatusMethodNotAllowed, "method_not_allowed", r.Method + " is not served here; allowed: " + allow, nil}
+			}
 			return errNotFound("no such route")
 		}))
 	})
+}
+
+// allowed lists the methods that do have a route at r's path.
+func (s *Server) allowed(r *http.Request) string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	return strings.Join(allow, ", ")
 }
 
 // Handler returns the API handler.

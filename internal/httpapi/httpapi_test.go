@@ -123,6 +123,14 @@ func TestResponseHeadersAndErrors(t *testing.T) {
 	if err := e.client("").Healthz(t.Context()); err != nil {
 		t.Errorf("healthz: %v", err)
 	}
+	// A served path with the wrong method: 405 with Allow, not 404.
+	resp = e.raw("DELETE", "/v1/roster", o.token, nil, nil)
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, POST" {
+		t.Errorf("DELETE /v1/roster: %s, Allow %q; want 405 with Allow: GET, POST", resp.Status, resp.Header.Get("Allow"))
+	}
+	if resp := e.raw("GET", "/v1/nothing-here", o.token, nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /v1/nothing-here: %s, want 404", resp.Status)
+	}
 }
 
 func TestClaimFlowAndPlayback(t *testing.T) {
