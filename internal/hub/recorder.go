@@ -1,8 +1,12 @@
 package hub
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -46,6 +50,33 @@ type recorder struct {
 	batchEpoch *epochState
 	batchRecip age.Recipient
 	batchOpen  time.Time
+}
+
+// sealBufs holds ciphertext buffers for reuse by the next segment of any
+// camera, so sealing a segment does not allocate (and fault in) a fresh
+// segment-sized buffer each time. Cameras seal one at a time in practice
+// (a few milliseconds every few seconds), so one or two buffers serve the
+// whole hub. A sync.Pool would not do: the collector empties it within two
+// cycles, shorter than the time between segments. A buffer goes back only
+// once the spool has its bytes on disk (never while the outbox still holds
+// them in memory).
+var sealBufs = make(chan *bytes.Buffer, 2)
+
+func getSealBuf() *bytes.Buffer {
+	select {
+	case b := <-sealBufs:
+		return b
+	default:
+		return new(bytes.Buffer)
+	}
+}
+
+func putSealBuf(b *bytes.Buffer) {
+	b.Reset()
+	select {
+	case sealBufs <- b:
+	default: // enough kept; let the collector have it
+	}
 }
 
 func newRecorder(h *Hub, cam Camera, cs *camState) (*recorder, error) {
@@ -185,21 +216,30 @@ func (r *recorder) segmentLocked(seg segment.Segment) error {
 		Household: h.household(), Camera: r.id, Epoch: r.epoch.ID, Seq: seq, Start: start,
 		DurationMS: seg.Duration.Milliseconds(), Frames: seg.Frames, Codec: seg.Codec,
 	}
-	ct, err := seal.SealSegment(r.recipient, hdr, seg.Data)
+	buf := getSealBuf()
+	sum, err := sealSegmentInto(buf, r.recipient, hdr, seg.Data)
 	if err != nil {
+		putSealBuf(buf)
 		return err
 	}
+	ct := buf.Bytes()
 	obj := seal.ManifestObject{
 		ID: seal.NewID(), Kind: api.ObjectSegment, Seq: seq, Start: start, DurationMS: hdr.DurationMS,
-		Frames: seg.Frames, Codec: seg.Codec, Size: int64(len(ct)), SHA256: seal.SHA256Hex(ct),
+		Frames: seg.Frames, Codec: seg.Codec, Size: int64(len(ct)), SHA256: sum,
 	}
 	extra, err := json.Marshal(segExtra{Recipient: r.epoch.Recipient, Object: obj})
 	if err != nil {
 		return err
 	}
-	durable, accepted := h.out.put(spool.Item{ID: obj.ID, Kind: spool.KindSegment, Body: ct, Meta: spool.Meta{
+	durable, accepted := h.out.put(spool.Item{ID: obj.ID, Kind: spool.KindSegment, Body: ct, BodySHA256: sum, Meta: spool.Meta{
 		Camera: r.id, Epoch: r.epoch.ID, Time: start, Seq: seq, SHA256: obj.SHA256, Extra: extra,
 	}})
+	if durable || !accepted {
+		// The spool wrote ct to disk (or it was dropped) and nothing refers
+		// to it any more; an item the outbox holds in memory keeps its
+		// buffer.
+		putSealBuf(buf)
+	}
 	if accepted && len(r.batch) == 0 {
 		e := *r.epoch
 		r.batchEpoch, r.batchRecip, r.batchOpen = &e, r.recipient, h.m.Now()
@@ -256,12 +296,13 @@ func (h *Hub) queueManifest(name, camID, epochID string, to age.Recipient, objs 
 	if err != nil {
 		return err
 	}
+	sum := seal.SHA256Hex(ct)
 	refs := make([]string, len(objs))
 	for i, o := range objs {
 		refs[i] = o.ID
 	}
-	h.out.put(spool.Item{ID: seal.NewID(), Kind: spool.KindManifest, Body: ct, Meta: spool.Meta{
-		Camera: camID, Epoch: epochID, Time: objs[0].Start, Seq: seq, SHA256: seal.SHA256Hex(ct), Refs: refs,
+	h.out.put(spool.Item{ID: seal.NewID(), Kind: spool.KindManifest, Body: ct, BodySHA256: sum, Meta: spool.Meta{
+		Camera: camID, Epoch: epochID, Time: objs[0].Start, Seq: seq, SHA256: sum, Refs: refs,
 	}})
 	h.stats.manifests.Add(1)
 	return h.st.update(func(s *state) {
@@ -269,6 +310,39 @@ func (h *Hub) queueManifest(name, camID, epochID string, to age.Recipient, objs 
 		cs.NextManifest = seq + 1
 		cs.Batch = nil
 	})
+}
+
+// sealSegmentInto seals a segment to the epoch recipient into buf (reset
+// first) and returns the hex SHA-256 of the ciphertext. The bytes are exactly
+// those of seal.SealSegment(to, h, media) — seal.SegmentPlaintext's header
+// followed by the media, age-encrypted — but the media is streamed into age
+// instead of first being copied behind the header, and the ciphertext is
+// hashed as it is written rather than in a separate pass.
+func sealSegmentInto(buf *bytes.Buffer, to age.Recipient, h seal.SegmentHeader, media []byte) (string, error) {
+	prefix, err := seal.SegmentPlaintext(h, nil)
+	if err != nil {
+		return "", err
+	}
+	buf.Reset()
+	// age: a header (one hybrid stanza is under 2 KiB), a 16-byte nonce,
+	// then 64 KiB chunks each with a 16-byte tag.
+	n := len(prefix) + len(media)
+	buf.Grow(n + (n/65536+1)*16 + 16 + 4096)
+	hs := sha256.New()
+	w, err := age.Encrypt(io.MultiWriter(buf, hs), to)
+	if err != nil {
+		return "", fmt.Errorf("seal: %w", err)
+	}
+	if _, err := w.Write(prefix); err != nil {
+		return "", fmt.Errorf("seal: %w", err)
+	}
+	if _, err := w.Write(media); err != nil {
+		return "", fmt.Errorf("seal: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return "", fmt.Errorf("seal: %w", err)
+	}
+	return hex.EncodeToString(hs.Sum(nil)), nil
 }
 
 // tick closes a batch that has been open ManifestInterval.

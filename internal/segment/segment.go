@@ -12,6 +12,7 @@ package segment
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -128,6 +129,7 @@ type Cutter struct {
 	seq          uint32
 	lastDur      uint32 // duration of the most recent completed sample, ticks
 	overlongLogs int
+	arena        []byte // AVCC payloads of cur's samples; see WriteAccessUnit
 
 	cur *pending
 }
@@ -302,10 +304,17 @@ func (c *Cutter) WriteAccessUnit(anchor time.Time, pts time.Duration, au [][]byt
 		}
 	}
 
-	avcc, err := h264.AVCC(au).Marshal()
-	if err != nil {
-		return fmt.Errorf("segment: packing access unit: %w", err)
+	// Pack the access unit as AVCC (a 4-byte length before each NAL unit)
+	// into the cutter's arena, reused from segment to segment: the fragment
+	// marshaller copies every payload into the segment, so the arena is free
+	// again once a segment is closed. When the arena grows, earlier samples
+	// keep pointing into the old array, which stays alive until then.
+	start := len(c.arena)
+	for _, n := range au {
+		c.arena = binary.BigEndian.AppendUint32(c.arena, uint32(len(n)))
+		c.arena = append(c.arena, n...)
 	}
+	avcc := c.arena[start:len(c.arena):len(c.arena)]
 	sample := &fmp4.Sample{
 		PTSOffset:       int32(ptsTicks - dts),
 		IsNonSyncSample: !idr,
@@ -343,6 +352,7 @@ func (c *Cutter) closeSegment(lastDur uint32) {
 	if p == nil {
 		return
 	}
+	defer c.resetArena()
 	if lastDur == 0 {
 		p.samples = p.samples[:len(p.samples)-1]
 		if len(p.samples) == 0 {
@@ -367,7 +377,14 @@ func (c *Cutter) closeSegment(lastDur uint32) {
 			Samples:  p.samples,
 		}},
 	}
+	// Size the buffer up front (init, then moof with a trun entry of at
+	// most 16 bytes per sample, then mdat) so marshalling never regrows it.
+	size := len(p.init) + 512 + 16*len(p.samples)
+	for _, s := range p.samples {
+		size += len(s.Payload)
+	}
 	var buf seekablebuffer.Buffer
+	buf.Grow(size)
 	buf.Write(p.init)
 	if err := part.Marshal(&buf); err != nil {
 		// Only fails on a broken writer; seekablebuffer never fails.
@@ -386,6 +403,17 @@ func (c *Cutter) closeSegment(lastDur uint32) {
 			Data:     data,
 		})
 	}
+}
+
+// resetArena empties the AVCC arena once its segment is marshalled (every
+// payload copied out), keeping its memory for the next segment unless a
+// one-off overlong segment grew it far past the usual size.
+func (c *Cutter) resetArena() {
+	if cap(c.arena) > 1<<20 && cap(c.arena) > 4*len(c.arena) {
+		c.arena = nil
+		return
+	}
+	c.arena = c.arena[:0]
 }
 
 // withParameterSets learns the in-band parameter sets of an IDR access unit
