@@ -19,6 +19,7 @@ import (
 	"github.com/porchlight/porchlight/internal/keys"
 	"github.com/porchlight/porchlight/internal/seal"
 	"github.com/porchlight/porchlight/internal/segment"
+	"github.com/porchlight/porchlight/internal/testutil"
 )
 
 // testHub plays the hub's side of the API with real keys and formats, so
@@ -36,7 +37,7 @@ type testHub struct {
 // claimRun is a `porchlight hub claim` running in the background.
 type claimRun struct {
 	code      string
-	out, errb *syncBuffer
+	out, errb *testutil.SyncBuffer
 	done      chan int
 }
 
@@ -44,7 +45,7 @@ type claimRun struct {
 // code it prints.
 func startClaim(t *testing.T, env cliEnv, stdin string, args ...string) *claimRun {
 	t.Helper()
-	c := &claimRun{out: &syncBuffer{}, errb: &syncBuffer{}, done: make(chan int, 1)}
+	c := &claimRun{out: &testutil.SyncBuffer{}, errb: &testutil.SyncBuffer{}, done: make(chan int, 1)}
 	go func() {
 		c.done <- Main{Args: append([]string{"hub", "claim"}, args...), Stdin: strings.NewReader(stdin), Stdout: c.out, Stderr: c.errb,
 			Env: env.get, PollInterval: 20 * time.Millisecond}.Run(t.Context())

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"github.com/porchlight/porchlight/internal/keys"
 	"github.com/porchlight/porchlight/internal/seal"
 	"github.com/porchlight/porchlight/internal/server"
+	"github.com/porchlight/porchlight/internal/testutil"
 )
 
 // clock is an injectable clock.
@@ -39,37 +39,19 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is one porchlightd started in-process on 127.0.0.1:0.
 type env struct {
 	t     *testing.T
 	m     *server.Main
 	url   string
 	clock *clock
-	logs  *syncBuffer
+	logs  *testutil.SyncBuffer
 	data  string
 }
 
 func start(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, logs: &syncBuffer{}, data: t.TempDir()}
+	e := &env{t: t, clock: &clock{t: time.Now().UTC().Truncate(time.Second)}, logs: &testutil.SyncBuffer{}, data: t.TempDir()}
 	e.m = &server.Main{
 		Listen:  "127.0.0.1:0",
 		DataDir: e.data,

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 
 	"github.com/porchlight/porchlight/internal/camsim"
 	"github.com/porchlight/porchlight/internal/segment"
+	"github.com/porchlight/porchlight/internal/testutil"
 )
 
 func requireFFmpeg(tb testing.TB) {
@@ -58,24 +58,6 @@ func startCam(tb testing.TB, m *camsim.Main) *camsim.Main {
 	return m
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes (log capture).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type stateEvent struct {
 	online bool
 	err    error
@@ -86,12 +68,12 @@ type harness struct {
 	src    *Source
 	segs   chan segment.Segment
 	states chan stateEvent
-	logs   *syncBuffer
+	logs   *testutil.SyncBuffer
 }
 
 func runSource(t *testing.T, src *Source) *harness {
 	t.Helper()
-	h := &harness{src: src, segs: make(chan segment.Segment, 100), states: make(chan stateEvent, 100), logs: &syncBuffer{}}
+	h := &harness{src: src, segs: make(chan segment.Segment, 100), states: make(chan stateEvent, 100), logs: &testutil.SyncBuffer{}}
 	src.Logger = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	src.OnSegment = func(s segment.Segment) { h.segs <- s }
 	src.OnState = func(online bool, err error) { h.states <- stateEvent{online, err} }
