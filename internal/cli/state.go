@@ -183,21 +183,7 @@ func (m *Main) loadOrCreateDevice(name string) (*keys.Pair, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	k, err := keys.Load(p)
-	if err == nil {
-		return k, false, nil
-	}
-	if !errors.Is(err, keys.ErrNoKey) {
-		return nil, false, err
-	}
-	k, err = keys.Generate(name)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := k.Save(p); err != nil {
-		return nil, false, fmt.Errorf("save the device key: %w", err)
-	}
-	return k, true, nil
+	return keys.LoadOrGenerate(p, name)
 }
 
 // serverURL resolves the service URL: --server, then $PORCHLIGHT_SERVER,

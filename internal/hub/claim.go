@@ -11,7 +11,6 @@ import (
 
 	"github.com/porchlight/porchlight/internal/api"
 	"github.com/porchlight/porchlight/internal/apiclient"
-	"github.com/porchlight/porchlight/internal/keys"
 	"github.com/porchlight/porchlight/internal/seal"
 )
 
@@ -134,21 +133,3 @@ func (h *Hub) claim(ctx context.Context, c claimer) error {
 	}
 }
 
-// loadOrCreateKey loads DATA/hub.key or makes it.
-func loadOrCreateKey(path, name string) (*keys.Pair, bool, error) {
-	k, err := keys.Load(path)
-	if err == nil {
-		return k, false, nil
-	}
-	if !errors.Is(err, keys.ErrNoKey) {
-		return nil, false, err
-	}
-	k, err = keys.Generate(name)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := k.Save(path); err != nil {
-		return nil, false, fmt.Errorf("save hub key: %w", err)
-	}
-	return k, true, nil
-}

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/dustin/go-humanize"
+	"github.com/porchlight/porchlight/internal/conf"
 )
 
 // Camera is one RTSP camera the hub records.
@@ -176,20 +176,7 @@ func (m *Main) runtimeDefaults() {
 }
 
 // LoadFile decodes a TOML config file over m. Unknown keys are errors.
-func (m *Main) LoadFile(path string) error {
-	md, err := toml.DecodeFile(path, m)
-	if err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		return fmt.Errorf("config %s: unknown keys: %s", path, strings.Join(keys, ", "))
-	}
-	return nil
-}
+func (m *Main) LoadFile(path string) error { return conf.DecodeFile(path, m) }
 
 // cameraFlags collects repeated --camera NAME=URL.
 type cameraFlags []Camera

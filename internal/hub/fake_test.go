@@ -353,7 +353,7 @@ func (r *rig) start(m Main) *Hub {
 	r.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	if !r.hubListed() {
-		pair, _, err := loadOrCreateKey(m.DataDir+"/hub.key", m.Name)
+		pair, _, err := keys.LoadOrGenerate(m.DataDir+"/hub.key", m.Name)
 		if err != nil {
 			r.t.Fatal(err)
 		}

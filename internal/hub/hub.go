@@ -130,7 +130,7 @@ func (m Main) Start(ctx context.Context) (*Hub, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	h := &Hub{m: m, log: m.Logger, done: make(chan struct{})}
-	key, created, err := loadOrCreateKey(filepath.Join(m.DataDir, "hub.key"), m.Name)
+	key, created, err := keys.LoadOrGenerate(filepath.Join(m.DataDir, "hub.key"), m.Name)
 	if err != nil {
 		return nil, err
 	}

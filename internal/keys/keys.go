@@ -109,6 +109,22 @@ func Load(path string) (*Pair, error) {
 	return p, nil
 }
 
+// LoadOrGenerate loads the key file at path, or, if there is none, makes a
+// new pair named name and saves it there. created reports which happened.
+func LoadOrGenerate(path, name string) (p *Pair, created bool, err error) {
+	p, err = Load(path)
+	if err == nil || !errors.Is(err, ErrNoKey) {
+		return p, false, err
+	}
+	if p, err = Generate(name); err != nil {
+		return nil, false, err
+	}
+	if err := p.Save(path); err != nil {
+		return nil, false, fmt.Errorf("save key file: %w", err)
+	}
+	return p, true, nil
+}
+
 // WriteFileAtomic writes data to a temp file in path's directory, fsyncs
 // it, renames it over path and fsyncs the directory.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {

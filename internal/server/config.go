@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
+	"github.com/porchlight/porchlight/internal/conf"
 )
 
 // Load sets the configuration fields: defaults, then the TOML file at path
@@ -36,24 +36,7 @@ func (m *Main) Load(path string, getenv func(string) string) error {
 	return m.loadEnv(getenv)
 }
 
-func (m *Main) loadFile(path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	md, err := toml.Decode(string(b), m)
-	if err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		return fmt.Errorf("config %s: unknown key %s", path, strings.Join(keys, ", "))
-	}
-	return nil
-}
+func (m *Main) loadFile(path string) error { return conf.DecodeFile(path, m) }
 
 func (m *Main) loadEnv(getenv func(string) string) error {
 	str := func(name string, dst *string) {

@@ -71,7 +71,7 @@ func TestLoadOrder(t *testing.T) {
 		env        map[string]string
 		wantErr    string
 	}{
-		{"unknown key", "listen = \"127.0.0.1:1\"\nlisten_addr = \"x\"\n", nil, "unknown key listen_addr"},
+		{"unknown key", "listen = \"127.0.0.1:1\"\nlisten_addr = \"x\"\n", nil, "unknown keys: listen_addr"},
 		{"bad toml", "listen = \n", nil, "porchlightd.toml"},
 		{"bad env duration", "", map[string]string{"PORCHLIGHT_RETENTION_INTERVAL": "often"}, "PORCHLIGHT_RETENTION_INTERVAL"},
 		{"bad env number", "", map[string]string{"PORCHLIGHT_MAX_UPLOADS": "many"}, "PORCHLIGHT_MAX_UPLOADS"},
