@@ -132,4 +132,3 @@ func (h *Hub) claim(ctx context.Context, c claimer) error {
 		}
 	}
 }
-
