@@ -70,15 +70,7 @@ standard output. Any verification failure stops the export.
 		}
 	}
 
-	h, err := m.openHousehold(ctx)
-	if err != nil {
-		return err
-	}
-	c, err := h.camera(ctx, *camName)
-	if err != nil {
-		return err
-	}
-	segs, err := h.segments(ctx, c, from, to)
+	h, c, segs, err := m.cameraSegments(ctx, *camName, from, to)
 	if err != nil {
 		return err
 	}

@@ -93,6 +93,25 @@ func (c *conn) explain(op string, err error) error {
 
 // openHousehold loads the session and device key and fetches and verifies
 // the roster. Commands that read the household start here.
+// cameraSegments opens the household, finds the camera by name and lists
+// its verified segments overlapping [from, to]: what recordings and export
+// both start from.
+func (m *Main) cameraSegments(ctx context.Context, name string, from, to time.Time) (*household, *camera, []segRef, error) {
+	h, err := m.openHousehold(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err := h.camera(ctx, name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	segs, err := h.segments(ctx, c, from, to)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return h, c, segs, nil
+}
+
 func (m *Main) openHousehold(ctx context.Context) (*household, error) {
 	sess, err := m.loadSession()
 	if err != nil {

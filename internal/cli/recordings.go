@@ -30,15 +30,7 @@ closer than 1.5 s join one range.
 	if err != nil {
 		return usagef(spec.name, "%v", err)
 	}
-	h, err := m.openHousehold(ctx)
-	if err != nil {
-		return err
-	}
-	c, err := h.camera(ctx, *camName)
-	if err != nil {
-		return err
-	}
-	segs, err := h.segments(ctx, c, from, to)
+	_, c, segs, err := m.cameraSegments(ctx, *camName, from, to)
 	if err != nil {
 		return err
 	}
