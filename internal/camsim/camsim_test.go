@@ -20,21 +20,14 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
-)
 
-func requireFFmpeg(tb testing.TB) {
-	tb.Helper()
-	for _, bin := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			tb.Fatalf("%s not found: run scripts/setup (or apt-get install ffmpeg)", bin)
-		}
-	}
-}
+	"github.com/porchlight/porchlight/internal/testutil"
+)
 
 // start runs m on free ports until the test ends and returns what it printed.
 func start(tb testing.TB, m *Main) *bytes.Buffer {
 	tb.Helper()
-	requireFFmpeg(tb)
+	testutil.RequireFFmpeg(tb)
 	var out bytes.Buffer
 	m.Listen = "127.0.0.1:0"
 	if m.Size == "" {
@@ -136,7 +129,7 @@ func TestPatternH265(t *testing.T) {
 }
 
 func TestFileLoopsWithContinuousTimeline(t *testing.T) {
-	requireFFmpeg(t)
+	testutil.RequireFFmpeg(t)
 	// 1 s with B-frames in MP4: timestamps must survive the Annex-B detour.
 	file := filepath.Join(t.TempDir(), "clip.mp4")
 	if b, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi",
@@ -258,7 +251,7 @@ func TestDropAndControl(t *testing.T) {
 }
 
 func TestStartErrors(t *testing.T) {
-	requireFFmpeg(t)
+	testutil.RequireFFmpeg(t)
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

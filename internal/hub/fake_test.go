@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"github.com/porchlight/porchlight/internal/keys"
 	"github.com/porchlight/porchlight/internal/seal"
 	"github.com/porchlight/porchlight/internal/segment"
+	"github.com/porchlight/porchlight/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -294,24 +294,6 @@ func (f *feeder) state(t testing.TB, cam string, online bool, err error) {
 	<-done
 }
 
-// logBuf collects the hub's logs.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // rig is a hub wired to a fake service and a fake camera.
 type rig struct {
 	t     *testing.T
@@ -320,8 +302,8 @@ type rig struct {
 	feed  *feeder
 	clock *clock
 	dir   string
-	logs  *logBuf
-	out   *logBuf
+	logs  *testutil.SyncBuffer
+	out   *testutil.SyncBuffer
 	hub   *Hub
 	stop  context.CancelFunc
 }
@@ -329,7 +311,7 @@ type rig struct {
 func newRig(t *testing.T, cams ...string) *rig {
 	hh := newHousehold(t)
 	r := &rig{t: t, hh: hh, svc: newFakeService(t, hh), feed: newFeeder(), clock: &clock{t: time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)},
-		dir: t.TempDir(), logs: &logBuf{}, out: &logBuf{}}
+		dir: t.TempDir(), logs: &testutil.SyncBuffer{}, out: &testutil.SyncBuffer{}}
 	// The owner adds the hub to the roster while confirming: done by the
 	// fake on the first roster fetch after the claim.
 	return r

@@ -15,6 +15,7 @@ import (
 	"github.com/porchlight/porchlight/internal/apiclient"
 	"github.com/porchlight/porchlight/internal/keys"
 	"github.com/porchlight/porchlight/internal/seal"
+	"github.com/porchlight/porchlight/internal/testutil"
 )
 
 func TestClaimRecordUpload(t *testing.T) {
@@ -90,7 +91,7 @@ func TestClaimRecordUpload(t *testing.T) {
 
 	// A restart the same day reuses the epoch and continues the sequences,
 	// without claiming again.
-	r.out = &logBuf{}
+	r.out = &testutil.SyncBuffer{}
 	m := r.main("front door")
 	m.Claim = ""
 	r.start(m)

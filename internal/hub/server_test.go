@@ -17,6 +17,7 @@ import (
 	"github.com/porchlight/porchlight/internal/keys"
 	"github.com/porchlight/porchlight/internal/seal"
 	"github.com/porchlight/porchlight/internal/server"
+	"github.com/porchlight/porchlight/internal/testutil"
 )
 
 // startServer starts an in-process porchlightd on addr ("127.0.0.1:0" for
@@ -82,7 +83,7 @@ func (o *owner) appendRoster(t *testing.T, es ...seal.RosterEntry) {
 }
 
 // claim runs `porchlight hub claim` as the owner while the hub starts.
-func (o *owner) claim(t *testing.T, m Main, out *logBuf) (*Hub, context.CancelFunc) {
+func (o *owner) claim(t *testing.T, m Main, out *testutil.SyncBuffer) (*Hub, context.CancelFunc) {
 	t.Helper()
 	ctx := t.Context()
 	code, err := o.c.CreateClaim(ctx)
@@ -229,7 +230,7 @@ func TestCamsimHubServer(t *testing.T) {
 	url := "http://" + addr
 	o := newOwner(t, url)
 
-	logs, out := &logBuf{}, &logBuf{}
+	logs, out := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
 	m := Main{
 		Server: url, DataDir: t.TempDir(), Name: "spine hub",
 		Cameras:    []Camera{{Name: "porch", URL: cam.URL(), Transport: "tcp"}},
@@ -284,7 +285,7 @@ func TestCamsimHubServer(t *testing.T) {
 	}
 }
 
-func waitUntil(t *testing.T, d time.Duration, what string, logs *logBuf, cond func() bool) {
+func waitUntil(t *testing.T, d time.Duration, what string, logs *testutil.SyncBuffer, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

@@ -24,19 +24,10 @@ import (
 	"github.com/porchlight/porchlight/internal/testutil"
 )
 
-func requireFFmpeg(tb testing.TB) {
-	tb.Helper()
-	for _, bin := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			tb.Fatalf("%s not found: run scripts/setup (or apt-get install ffmpeg)", bin)
-		}
-	}
-}
-
 // startCam starts a small simulated camera on a free port; it stops with the test.
 func startCam(tb testing.TB, m *camsim.Main) *camsim.Main {
 	tb.Helper()
-	requireFFmpeg(tb)
+	testutil.RequireFFmpeg(tb)
 	m.Listen = "127.0.0.1:0"
 	if m.Size == "" {
 		m.Size = "160x120"

@@ -18,19 +18,12 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/fmp4"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+
+	"github.com/porchlight/porchlight/internal/testutil"
 )
 
 // requireFFmpeg fails the test when ffmpeg/ffprobe are missing: setup installs
 // them, so a missing binary is a broken machine, not a reason to skip.
-func requireFFmpeg(tb testing.TB) {
-	tb.Helper()
-	for _, bin := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			tb.Fatalf("%s not found: run scripts/setup (or apt-get install ffmpeg)", bin)
-		}
-	}
-}
-
 // encodeOpts describes a synthetic test stream.
 type encodeOpts struct {
 	codec   string
@@ -45,7 +38,7 @@ type encodeOpts struct {
 // raw Annex-B, or MPEG-TS when o.bframes.
 func mustEncode(tb testing.TB, o encodeOpts) string {
 	tb.Helper()
-	requireFFmpeg(tb)
+	testutil.RequireFFmpeg(tb)
 	if o.size == "" {
 		o.size = "160x120"
 	}

@@ -9,35 +9,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/porchlight/porchlight/internal/seal"
+	"github.com/porchlight/porchlight/internal/testutil"
 )
 
-// logBuf collects log lines for assertions.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func mustOpen(t testing.TB, dir string, max int64) (*Spool, *logBuf) {
+func mustOpen(t testing.TB, dir string, max int64) (*Spool, *testutil.SyncBuffer) {
 	t.Helper()
-	lb := &logBuf{}
+	lb := &testutil.SyncBuffer{}
 	s, err := Open(dir, Options{Max: max, Logger: slog.New(slog.NewTextHandler(lb, nil))})
 	if err != nil {
 		t.Fatal(err)
