@@ -1,0 +1,266 @@
+package pgstore_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/porchlight/porchlight/internal/store"
+	pgstore "github.com/porchlight/porchlight/internal/store/postgres"
+	"github.com/porchlight/porchlight/internal/store/storetest"
+)
+
+// cluster is a throwaway PostgreSQL cluster the tests start on first use
+// and TestMain stops.
+type cluster struct {
+	bin  string // directory of initdb, pg_ctl
+	base string // removed at the end
+	data string
+	port int
+	err  error
+}
+
+var (
+	pgOnce sync.Once
+	pg     cluster
+	dbSeq  atomic.Int64
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pg.stop()
+	os.Exit(code)
+}
+
+// findBin returns the newest /usr/lib/postgresql/*/bin holding initdb and
+// pg_ctl.
+func findBin() (string, error) {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(dirs, func(i, j int) bool {
+		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[i])))
+		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(dirs[j])))
+		return vi > vj
+	})
+	for _, d := range dirs {
+		if isExec(filepath.Join(d, "initdb")) && isExec(filepath.Join(d, "pg_ctl")) {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("no PostgreSQL server binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin: run scripts/setup")
+}
+
+func isExec(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+// asPostgres runs a server binary as the postgres user when we are root
+// (initdb and postgres refuse to run as root).
+func asPostgres(name string, args ...string) *exec.Cmd {
+	if os.Geteuid() == 0 {
+		return exec.Command("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
+	}
+	return exec.Command(name, args...)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (c *cluster) start() error {
+	bin, err := findBin()
+	if err != nil {
+		return err
+	}
+	c.bin = bin
+	base, err := os.MkdirTemp("", "pgstore-")
+	if err != nil {
+		return err
+	}
+	c.base = base
+	// Make it reachable by the postgres user: /tmp is world-traversable and
+	// base becomes 0755 and, when we are root, owned by postgres.
+	if err := os.Chmod(base, 0o755); err != nil {
+		return err
+	}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return fmt.Errorf("user postgres: %w (run scripts/setup)", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(base, uid, gid); err != nil {
+			return err
+		}
+	}
+	c.data = filepath.Join(base, "data")
+	out, err := asPostgres(filepath.Join(bin, "initdb"), "-D", c.data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("initdb: %v\n%s", err, out)
+	}
+	c.port, err = freePort()
+	if err != nil {
+		return err
+	}
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", c.port, base)
+	out, err = asPostgres(filepath.Join(bin, "pg_ctl"), "-D", c.data, "-l", filepath.Join(base, "postgres.log"), "-w", "-t", "60", "-o", opts, "start").CombinedOutput()
+	if err != nil {
+		log, _ := os.ReadFile(filepath.Join(base, "postgres.log"))
+		return fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
+	}
+	// pg_ctl -w waits for readiness; still make sure we can connect.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for {
+		conn, err := pgx.Connect(ctx, c.dsn("postgres"))
+		if err == nil {
+			conn.Close(ctx)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("postgres not ready: %w", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (c *cluster) dsn(db string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, db)
+}
+
+// stop shuts the cluster down (fast, then immediate) and removes its files.
+func (c *cluster) stop() {
+	if c.data != "" && c.bin != "" {
+		// The postmaster's pid, to wait below until it is reaped.
+		var pid int
+		if b, err := os.ReadFile(filepath.Join(c.data, "postmaster.pid")); err == nil {
+			fmt.Sscan(string(b), &pid)
+		}
+		pgctl := filepath.Join(c.bin, "pg_ctl")
+		if out, err := asPostgres(pgctl, "-D", c.data, "-m", "fast", "-w", "-t", "30", "stop").CombinedOutput(); err != nil {
+			if _, statErr := os.Stat(filepath.Join(c.data, "postmaster.pid")); statErr == nil {
+				fmt.Fprintf(os.Stderr, "pg_ctl stop: %v\n%s\n", err, out)
+				_ = asPostgres(pgctl, "-D", c.data, "-m", "immediate", "-w", "stop").Run()
+			}
+		}
+		// pg_ctl daemonised the postmaster, so init reaps it; give that a
+		// moment so no (defunct) postgres outlives the test binary.
+		for deadline := time.Now().Add(5 * time.Second); pid > 0 && time.Now().Before(deadline); {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if c.base != "" {
+		os.RemoveAll(c.base)
+	}
+}
+
+// newDB creates a fresh database on the shared cluster and returns its DSN;
+// the database is dropped when the test ends.
+func newDB(t *testing.T) string {
+	t.Helper()
+	pgOnce.Do(func() { pg.err = pg.start() })
+	if pg.err != nil {
+		t.Fatal(pg.err)
+	}
+	name := fmt.Sprintf("pgstore_%d_%d", os.Getpid(), dbSeq.Add(1))
+	admin := func(sql string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, pg.dsn("postgres"))
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	if err := admin(`CREATE DATABASE ` + pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := admin(`DROP DATABASE IF EXISTS ` + pgx.Identifier{name}.Sanitize() + ` WITH (FORCE)`); err != nil {
+			t.Errorf("drop database: %v", err)
+		}
+	})
+	return pg.dsn(name)
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := pgstore.Open(t.Context(), newDB(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestReopenKeepsDataAndSchema(t *testing.T) {
+	dsn := newDB(t)
+	s, err := pgstore.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := store.Account{ID: "acct1", Email: "a@example.org", PasswordHash: "h"}
+	if err := s.CreateAccount(t.Context(), a, store.Household{ID: "hh1", Owner: "acct1"}); err != nil {
+		t.Fatal(err)
+	}
+	v1, err := s.SchemaVersion(t.Context())
+	if err != nil || v1 < 1 {
+		t.Fatalf("SchemaVersion = %d, %v", v1, err)
+	}
+	s.Close()
+	s, err = pgstore.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	if v2, _ := s.SchemaVersion(t.Context()); v2 != v1 {
+		t.Errorf("schema version %d after reopen, want %d", v2, v1)
+	}
+	if _, err := s.Account(t.Context(), "acct1"); err != nil {
+		t.Errorf("account lost on reopen: %v", err)
+	}
+}
+
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	dsn := newDB(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			s, err := pgstore.Open(t.Context(), dsn)
+			if err == nil {
+				s.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent open: %v", err)
+		}
+	}
+}
