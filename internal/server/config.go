@@ -20,7 +20,7 @@ import (
 //
 // Environment: PORCHLIGHT_LISTEN, PORCHLIGHT_DATA, PORCHLIGHT_RETENTION_INTERVAL,
 // PORCHLIGHT_MAX_UPLOADS, PORCHLIGHT_SHUTDOWN_TIMEOUT, PORCHLIGHT_LOG_LEVEL,
-// PORCHLIGHT_LOG_FORMAT.
+// PORCHLIGHT_LOG_FORMAT, PORCHLIGHT_DATABASE.
 func (m *Main) Load(path string, getenv func(string) string) error {
 	d := Defaults()
 	m.Listen, m.DataDir, m.RetentionInterval, m.MaxUploads = d.Listen, d.DataDir, d.RetentionInterval, d.MaxUploads
@@ -46,6 +46,7 @@ func (m *Main) loadEnv(getenv func(string) string) error {
 	}
 	str("PORCHLIGHT_LISTEN", &m.Listen)
 	str("PORCHLIGHT_DATA", &m.DataDir)
+	str("PORCHLIGHT_DATABASE", &m.Database)
 	str("PORCHLIGHT_LOG_LEVEL", &m.LogLevel)
 	str("PORCHLIGHT_LOG_FORMAT", &m.LogFormat)
 	for name, dst := range map[string]*time.Duration{
@@ -82,6 +83,9 @@ func (m *Main) Validate() error {
 	}
 	if strings.TrimSpace(m.DataDir) == "" {
 		errs = append(errs, errors.New("data_dir: must name a directory (PORCHLIGHT_DATA)"))
+	}
+	if m.Database != "" && !isPostgresURL(m.Database) {
+		errs = append(errs, errors.New(`database: use "" for SQLite in data_dir, or a postgres:// URL (PORCHLIGHT_DATABASE)`))
 	}
 	if m.RetentionInterval < time.Second {
 		errs = append(errs, fmt.Errorf("retention_interval: %v is too short; use at least 1s (default 1h)", m.RetentionInterval))

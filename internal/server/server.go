@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	diskblob "github.com/porchlight/porchlight/internal/blob/disk"
 	"github.com/porchlight/porchlight/internal/httpapi"
 	"github.com/porchlight/porchlight/internal/store"
+	pgstore "github.com/porchlight/porchlight/internal/store/postgres"
 	sqlitestore "github.com/porchlight/porchlight/internal/store/sqlite"
 )
 
@@ -39,6 +41,10 @@ type Main struct {
 	// DataDir holds porchlight.db and blobs/. It defaults to
 	// "./porchlight-data" and is created with mode 0700.
 	DataDir string `toml:"data_dir"`
+	// Database is where metadata lives. It defaults to "" for SQLite at
+	// DataDir/porchlight.db; a "postgres://…" URL selects PostgreSQL (blobs
+	// stay in DataDir/blobs).
+	Database string `toml:"database"`
 	// RetentionInterval is how often retention runs. It defaults to 1h.
 	RetentionInterval time.Duration `toml:"retention_interval"`
 	// MaxUploads bounds the upload bodies held in memory at once (each up
@@ -171,7 +177,7 @@ func (m *Main) Start(ctx context.Context) (addr string, err error) {
 	if err := os.MkdirAll(m.DataDir, 0o700); err != nil {
 		return "", fmt.Errorf("create data dir: %w", err)
 	}
-	st, err := sqlitestore.Open(ctx, filepath.Join(m.DataDir, "porchlight.db"))
+	st, err := m.openStore(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -346,4 +352,16 @@ func (m *Main) Retain(ctx context.Context) (int, error) {
 		return deleted, err
 	}
 	return deleted, nil
+}
+
+// openStore opens the metadata store Database names.
+func (m *Main) openStore(ctx context.Context) (store.Store, error) {
+	if isPostgresURL(m.Database) {
+		return pgstore.Open(ctx, m.Database)
+	}
+	return sqlitestore.Open(ctx, filepath.Join(m.DataDir, "porchlight.db"))
+}
+
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }

@@ -111,6 +111,8 @@ func TestValidate(t *testing.T) {
 		{"negative shutdown", func(m *server.Main) { m.ShutdownTimeout = -time.Second }, "shutdown_timeout: -1s is negative"},
 		{"log level", func(m *server.Main) { m.LogLevel = "loud" }, `log_level: "loud" is not debug, info, warn or error`},
 		{"log format", func(m *server.Main) { m.LogFormat = "xml" }, `log_format: "xml" is not text or json`},
+		{"postgres url", func(m *server.Main) { m.Database = "postgres://porchlight@127.0.0.1/porchlight" }, ""},
+		{"other database", func(m *server.Main) { m.Database = "mysql://x" }, `database: use "" for SQLite in data_dir, or a postgres:// URL`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := server.Defaults()
