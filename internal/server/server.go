@@ -191,11 +191,19 @@ func (m *Main) Start(ctx context.Context) (addr string, err error) {
 		return "", err
 	}
 	// Before serving, no upload is in flight: any blob without a metadata
-	// row is a leftover of a crash between blob write and row insert.
-	if n, err := sweepOrphans(ctx, st, blobs); err != nil {
-		return "", fmt.Errorf("sweep orphan blobs: %w", err)
-	} else if n > 0 {
-		m.Logger.InfoContext(ctx, "removed orphan blobs left by an interrupted upload", "count", n)
+	// row is a leftover of a crash between blob write and row insert (a
+	// failed insert removes its own blob). Only an unclean stop can leave
+	// one, so the walk over every blob runs only when the marker of a clean
+	// stop is missing.
+	marker := filepath.Join(m.DataDir, cleanStopMarker)
+	if err := os.Remove(marker); errors.Is(err, os.ErrNotExist) {
+		if n, err := sweepOrphans(ctx, st, blobs); err != nil {
+			return "", fmt.Errorf("sweep orphan blobs: %w", err)
+		} else if n > 0 {
+			m.Logger.InfoContext(ctx, "removed orphan blobs left by an interrupted upload", "count", n)
+		}
+	} else if err != nil {
+		return "", fmt.Errorf("remove the clean-stop marker: %w", err)
 	}
 	ln, err := net.Listen("tcp", m.Listen)
 	if err != nil {
@@ -255,9 +263,20 @@ func (m *Main) Close() error {
 	if err := r.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}
+	if len(errs) == 0 {
+		// Every upload finished or failed cleanly: the next start may skip
+		// the orphan sweep.
+		if err := os.WriteFile(filepath.Join(m.DataDir, cleanStopMarker), nil, 0o600); err != nil {
+			errs = append(errs, fmt.Errorf("write the clean-stop marker: %w", err))
+		}
+	}
 	m.Logger.Info("porchlightd stopped")
 	return errors.Join(errs...)
 }
+
+// cleanStopMarker, in the data directory, records that the last stop was
+// clean; Start removes it.
+const cleanStopMarker = "clean-stop"
 
 // sweepOrphans deletes blobs that no object row names.
 func sweepOrphans(ctx context.Context, st store.Store, blobs blob.Store) (int, error) {

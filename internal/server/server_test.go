@@ -228,6 +228,51 @@ func TestOrphanBlobsSweptOnStart(t *testing.T) {
 	}
 }
 
+// TestCleanRestartSkipsSweep: after a clean stop the next start does not
+// walk the blob store (only a crash leaves orphans); after a crash it does.
+func TestCleanRestartSkipsSweep(t *testing.T) {
+	data := t.TempDir()
+	start := func() (*server.Main, *bytes.Buffer) {
+		var logs bytes.Buffer
+		m := &server.Main{Listen: "127.0.0.1:0", DataDir: data, Stdout: io.Discard, Logger: quietLogger(&logs)}
+		if _, err := m.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return m, &logs
+	}
+	m, _ := start()
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	id := "orphanorphanorphanorphan22"
+	p := filepath.Join(data, "blobs", id[0:2], id[2:4], id)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("age-encryption.org/v1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, _ = start()
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("a clean restart swept the blob store: %v", err)
+	}
+	// Simulate a crash: the marker a clean stop writes is absent at start.
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(data, "clean-stop")); err != nil {
+		t.Fatal(err)
+	}
+	m, logs := start()
+	defer m.Close()
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Errorf("orphan blob survived a start after a crash: %v", err)
+	}
+	if !strings.Contains(logs.String(), "orphan") {
+		t.Errorf("orphan sweep not logged:\n%s", logs.String())
+	}
+}
+
 func TestVersion(t *testing.T) {
 	if v := server.Version(); !strings.HasPrefix(v, "porchlightd ") {
 		t.Errorf("Version = %q", v)
