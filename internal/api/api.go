@@ -8,7 +8,10 @@
 // e-mail, camera name or serial number.
 package api
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Version is the API version prefix of every route.
 const Version = "v1"
@@ -44,34 +47,266 @@ type Error struct {
 // way. The sender should check its own copy and send it again.
 const CodeCorrupt = "corrupt"
 
+// Account roles as the API reports them (Me.Role). Owner and member are a
+// customer's relation to a household; support, annotator and operator are
+// staff accounts created by the operator over porchlightd's admin socket.
+// No role has a path to plaintext or keys.
+const (
+	RoleOwner     = "owner"
+	RoleMember    = "member"
+	RoleSupport   = "support"
+	RoleAnnotator = "annotator"
+	RoleOperator  = "operator"
+)
+
+// Error codes beyond the generic ones.
+const (
+	// CodeReauthRequired (403): the action needs a sign-in within the last
+	// ReauthWindow. POST /v1/reauth, then retry.
+	CodeReauthRequired = "reauth_required"
+	// CodeRateLimited (429): too many failed attempts; wait Retry-After
+	// seconds. A known device (device_token) is not held back by attacks on
+	// the account.
+	CodeRateLimited = "rate_limited"
+	// CodeWeakPassword (400): the new password is refused; the message says
+	// why and what to choose instead.
+	CodeWeakPassword = "weak_password"
+	// CodeDisabled (403): the account is disabled by the operator.
+	CodeDisabled = "account_disabled"
+	// CodeFactorRequired (403): staff accounts must keep a second factor.
+	CodeFactorRequired = "factor_required"
+)
+
+// SessionCookie is the browser app's session cookie: HttpOnly, Secure,
+// SameSite=Strict, Path=/. Requests authenticated by it must carry a
+// same-origin Origin header.
+const SessionCookie = "__Host-porchlight-session"
+
 // SignupRequest creates an account and its household. POST /v1/signup.
 type SignupRequest struct {
 	Email      string `json:"email"`
 	Password   string `json:"password"`
 	DeviceName string `json:"device_name"`
+	// Cookie asks for the session as an HttpOnly cookie (the browser app)
+	// instead of a token in the body.
+	Cookie bool `json:"cookie,omitempty"`
 }
 
-// LoginRequest opens a session. POST /v1/login.
+// LoginRequest starts a sign-in. POST /v1/login.
 type LoginRequest struct {
 	Email      string `json:"email"`
 	Password   string `json:"password"`
 	DeviceName string `json:"device_name"`
+	// DeviceToken is the pld_… token this device got at an earlier sign-in
+	// to this account. It marks a known device (no new-device alert) and
+	// lets the owner sign in while the account is being attacked.
+	DeviceToken string `json:"device_token,omitempty"`
+	Cookie      bool   `json:"cookie,omitempty"`
 }
 
-// SessionResponse answers signup and login.
+// SessionResponse is a new session: it answers signup and every completed
+// sign-in or re-authentication.
 type SessionResponse struct {
-	Token       string    `json:"token"` // opaque bearer token; shown once, stored hashed by the service
+	Token       string    `json:"token,omitempty"` // opaque bearer token (empty when set as a cookie); shown once, stored hashed
+	SessionID   string    `json:"session_id"`
 	AccountID   string    `json:"account_id"`
-	HouseholdID string    `json:"household_id"`
+	HouseholdID string    `json:"household_id,omitempty"` // empty for staff
+	Role        string    `json:"role"`
 	ExpiresAt   time.Time `json:"expires_at"`
+	// DeviceToken identifies this device to this account from now on; the
+	// client keeps it and sends it with later logins.
+	DeviceToken string `json:"device_token,omitempty"`
+	// RecoveryCodesLeft is set when a recovery code was used.
+	RecoveryCodesLeft *int `json:"recovery_codes_left,omitempty"`
+}
+
+// LoginResponse answers POST /v1/login and POST /v1/reauth: either a
+// session, or (the password was right and the account has a second factor)
+// a challenge to answer at POST /v1/login/mfa.
+type LoginResponse struct {
+	Session *SessionResponse `json:"session,omitempty"`
+	MFA     *MFAChallenge    `json:"mfa,omitempty"`
+}
+
+// Second-factor methods.
+const (
+	MethodTOTP     = "totp"
+	MethodRecovery = "recovery_code"
+	MethodPasskey  = "passkey"
+)
+
+// MFAChallenge asks for a second factor. Token is single-use and expires in
+// five minutes; a handful of wrong answers ends it.
+type MFAChallenge struct {
+	Token   string   `json:"token"`   // plm_…
+	Methods []string `json:"methods"` // MethodTOTP, MethodRecovery, MethodPasskey
+	// Passkey is the WebAuthn request options ({"publicKey": {...}}, as
+	// navigator.credentials.get wants them) when the account has passkeys.
+	Passkey json.RawMessage `json:"passkey,omitempty"`
+	Expires time.Time       `json:"expires_at"`
+}
+
+// MFAAnswer completes a sign-in or re-authentication. POST /v1/login/mfa.
+// Exactly one of Code (TOTP), RecoveryCode or Passkey is set.
+type MFAAnswer struct {
+	Token        string          `json:"token"`
+	Code         string          `json:"code,omitempty"`
+	RecoveryCode string          `json:"recovery_code,omitempty"`
+	Passkey      json.RawMessage `json:"passkey,omitempty"` // the PublicKeyCredential from navigator.credentials.get
+	DeviceName   string          `json:"device_name,omitempty"`
+	DeviceToken  string          `json:"device_token,omitempty"`
+	Cookie       bool            `json:"cookie,omitempty"`
+}
+
+// PasskeyBegin answers the start of a passkey ceremony: WebAuthn options
+// and the ceremony token to send back with the result.
+type PasskeyBegin struct {
+	Token   string          `json:"token"`
+	Options json.RawMessage `json:"options"` // {"publicKey": {...}}
+}
+
+// PasskeyLogin is POST /v1/login/passkey/finish: a passwordless sign-in
+// with a discoverable passkey.
+type PasskeyLogin struct {
+	Token       string          `json:"token"`
+	Credential  json.RawMessage `json:"credential"`
+	DeviceName  string          `json:"device_name,omitempty"`
+	DeviceToken string          `json:"device_token,omitempty"`
+	Cookie      bool            `json:"cookie,omitempty"`
+}
+
+// PasskeyRegister is POST /v1/me/passkeys/finish.
+type PasskeyRegister struct {
+	Token      string          `json:"token"`
+	Name       string          `json:"name"`
+	Credential json.RawMessage `json:"credential"` // from navigator.credentials.create
+}
+
+// Passkey is one element of GET /v1/me/passkeys.
+type Passkey struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	LastUsed  time.Time `json:"last_used,omitzero"`
+}
+
+// Passkeys answers GET /v1/me/passkeys.
+type Passkeys struct {
+	Passkeys []Passkey `json:"passkeys"`
+}
+
+// ReauthRequest is POST /v1/reauth: prove it is still you. Password may be
+// empty when the account has a passkey (then answer the passkey challenge).
+type ReauthRequest struct {
+	Password string `json:"password,omitempty"`
+}
+
+// PasswordChange is POST /v1/me/password (recent sign-in required). It
+// ends every other session.
+type PasswordChange struct {
+	NewPassword string `json:"new_password"`
+}
+
+// EmailChange is PATCH /v1/me (recent sign-in required).
+type EmailChange struct {
+	Email string `json:"email"`
+}
+
+// TOTPSetup answers POST /v1/me/totp: a new authenticator to add to an app.
+// It counts only once confirmed.
+type TOTPSetup struct {
+	Secret string `json:"secret"` // base32, for typing in
+	URI    string `json:"uri"`    // otpauth://totp/… for a QR code
+}
+
+// TOTPConfirm is POST /v1/me/totp/confirm.
+type TOTPConfirm struct {
+	Code string `json:"code"`
+}
+
+// RecoveryCodes answers TOTP confirmation and POST /v1/me/recovery-codes:
+// shown once; each works once in place of a second factor.
+type RecoveryCodes struct {
+	Codes []string `json:"codes"`
 }
 
 // Me answers GET /v1/me.
 type Me struct {
 	AccountID   string `json:"account_id"`
 	Email       string `json:"email"`
-	HouseholdID string `json:"household_id"`
-	Role        string `json:"role"` // "owner" for now
+	HouseholdID string `json:"household_id,omitempty"`
+	Role        string `json:"role"`
+	SessionID   string `json:"session_id"`
+	// AuthAt is this session's last full sign-in; sensitive changes need it
+	// within ReauthWindow.
+	AuthAt            time.Time `json:"auth_at"`
+	TOTP              bool      `json:"totp"`
+	Passkeys          int       `json:"passkeys"`
+	RecoveryCodesLeft int       `json:"recovery_codes_left"`
+}
+
+// ReauthWindow is how recent a sign-in must be for sensitive changes.
+const ReauthWindow = 5 * time.Minute
+
+// SessionInfo is one element of GET /v1/sessions.
+type SessionInfo struct {
+	ID         string    `json:"id"`
+	DeviceName string    `json:"device_name"`
+	Client     string    `json:"client"`
+	AddrPrefix string    `json:"address_prefix"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsed   time.Time `json:"last_used"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	Current    bool      `json:"current"`
+}
+
+// Sessions answers GET /v1/sessions.
+type Sessions struct {
+	Sessions []SessionInfo `json:"sessions"`
+}
+
+// Revoked answers POST /v1/sessions/revoke-others.
+type Revoked struct {
+	Revoked int `json:"revoked"`
+}
+
+// Notification kinds.
+const (
+	NoticeNewSignIn      = "new_sign_in"      // a sign-in from a device not seen before
+	NoticePasswordChange = "password_changed" // the password changed; other sessions ended
+	NoticeFactorChange   = "factor_changed"   // a factor was added or removed; other sessions ended
+	NoticeRecoveryUsed   = "recovery_used"    // a recovery code was used to sign in
+	NoticeEmailChange    = "email_changed"
+)
+
+// Notification is one element of GET /v1/notifications and the data of one
+// event of GET /v1/events (text/event-stream, event "notification", id Seq).
+type Notification struct {
+	Seq       int64     `json:"seq"`
+	Kind      string    `json:"kind"`
+	CreatedAt time.Time `json:"created_at"`
+	// The sign-in or change it is about, as far as known.
+	DeviceName string `json:"device_name,omitempty"`
+	Client     string `json:"client,omitempty"`
+	AddrPrefix string `json:"address_prefix,omitempty"`
+	Method     string `json:"method,omitempty"` // password, passkey, recovery_code …
+	Detail     string `json:"detail,omitempty"`
+}
+
+// Notifications answers GET /v1/notifications?after=SEQ.
+type Notifications struct {
+	Notifications []Notification `json:"notifications"`
+}
+
+// OpsOverview answers GET /v1/ops/overview (operator): counts only, no
+// e-mail addresses, no household or camera identities.
+type OpsOverview struct {
+	Accounts   int64 `json:"accounts"`
+	Households int64 `json:"households"`
+	Hubs       int64 `json:"hubs"`
+	Cameras    int64 `json:"cameras"`
+	Objects    int64 `json:"objects"`
+	Bytes      int64 `json:"bytes"`
 }
 
 // Roster is the household's roster chain, oldest version first. Each element
@@ -221,4 +456,48 @@ type Objects struct {
 type UploadResult struct {
 	ID      string `json:"id"`
 	Existed bool   `json:"existed"`
+}
+
+// Admin socket bodies. The admin API is served only on porchlightd's local
+// Unix socket (data_dir/admin.sock, mode 0600) to `porchlightd admin …`;
+// it is never reachable over the network.
+
+// AdminStaffCreate is POST /admin/staff: a staff account with a password
+// and a TOTP authenticator enrolled at once (staff must have a second
+// factor).
+type AdminStaffCreate struct {
+	Email    string `json:"email"`
+	Role     string `json:"role"` // RoleSupport, RoleAnnotator or RoleOperator
+	Password string `json:"password"`
+}
+
+// AdminStaffCreated answers AdminStaffCreate: everything the new staff
+// member needs, shown once.
+type AdminStaffCreated struct {
+	AccountID     string   `json:"account_id"`
+	TOTPSecret    string   `json:"totp_secret"`
+	TOTPURI       string   `json:"totp_uri"`
+	RecoveryCodes []string `json:"recovery_codes"`
+}
+
+// AdminAccount is one element of GET /admin/staff and the answer of the
+// account actions.
+type AdminAccount struct {
+	AccountID string    `json:"account_id"`
+	Email     string    `json:"email"`
+	Role      string    `json:"role"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+	// SessionsEnded is set by disable and revoke.
+	SessionsEnded int `json:"sessions_ended,omitempty"`
+}
+
+// AdminStaffList answers GET /admin/staff.
+type AdminStaffList struct {
+	Staff []AdminAccount `json:"staff"`
+}
+
+// AdminAccountAction is POST /admin/accounts/{disable,enable,revoke-sessions}.
+type AdminAccountAction struct {
+	Email string `json:"email"`
 }

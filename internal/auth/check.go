@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ccojocar/zxcvbn-go"
 )
 
 // Errors of the signup checks. Their messages are written for the person
@@ -62,10 +64,11 @@ func NormalizeEmail(s string) (string, error) {
 	return e, nil
 }
 
-// CheckPassword applies the signup rules to a new password for the account
-// with the given (normalised) e-mail: at least MinPasswordLen characters, at
-// most MaxPasswordLen bytes, not one of the most common passwords, not the
-// e-mail address, not one repeated character.
+// CheckPassword applies the rules for a new password of the account with
+// the given (normalised) e-mail: at least MinPasswordLen characters, at
+// most MaxPasswordLen bytes, not one of the bundled most common passwords,
+// not the e-mail address, not one repeated character, and a zxcvbn score of
+// at least MinStrength with the e-mail's parts counted as known words.
 func CheckPassword(password, email string) error {
 	n := utf8.RuneCountInString(password)
 	switch {
@@ -87,5 +90,57 @@ func CheckPassword(password, email string) error {
 	if strings.Trim(password, string(first)) == "" {
 		return fmt.Errorf("%w: a single repeated character is guessed at once; choose something unique", ErrWeakPassword)
 	}
-	return nil
+	return checkStrength(password, email)
+}
+
+// MinStrength is the zxcvbn score (0–4) a new password needs: 3 is "safely
+// unguessable: moderate protection from offline slow-hash attacks".
+const MinStrength = 3
+
+// checkStrength estimates how guessable password is with zxcvbn, counting
+// the e-mail's parts as known words, and explains a refusal in terms of the
+// patterns it found.
+func checkStrength(password, email string) error {
+	var inputs []string
+	if email != "" {
+		local, domain, _ := strings.Cut(email, "@")
+		inputs = append(inputs, email, local, domain)
+		inputs = append(inputs, strings.FieldsFunc(local, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })...)
+		inputs = append(inputs, strings.Split(domain, ".")...)
+	}
+	res := zxcvbn.PasswordStrength(password, inputs)
+	if res.Score >= MinStrength {
+		return nil
+	}
+	seen := map[string]bool{}
+	var why []string
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			why = append(why, s)
+		}
+	}
+	for _, m := range res.MatchSequence {
+		switch {
+		case m.Pattern == "dictionary" && m.DictionaryName == "user_inputs":
+			add("it contains part of your e-mail address")
+		case m.Pattern == "dictionary" && m.DictionaryName == "Passwords":
+			add(fmt.Sprintf("%q is a commonly used password", m.Token))
+		case m.Pattern == "dictionary":
+			add("single common words and names are guessed quickly")
+		case m.Pattern == "repeat":
+			add("repeats like \"aaa\" or \"abcabc\" add little")
+		case m.Pattern == "sequence":
+			add("sequences like \"abc\" or \"123\" add little")
+		case m.Pattern == "spatial":
+			add("keyboard patterns like \"qwerty\" are guessed early")
+		case m.Pattern == "date":
+			add("dates and years are easy to guess")
+		}
+	}
+	msg := "it would be guessed too easily"
+	if len(why) > 0 {
+		msg += " (" + strings.Join(why, "; ") + ")"
+	}
+	return fmt.Errorf("%w: %s; add another uncommon word or two: four or more unrelated words make a strong password you can remember", ErrWeakPassword, msg)
 }

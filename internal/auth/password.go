@@ -1,11 +1,15 @@
 // Package auth holds porchlightd's account primitives: Argon2id password
-// hashing in PHC strings, opaque bearer tokens for sessions (pls_…) and hubs
-// (plh_…) stored only as SHA-256, hub claim codes, and the minimal e-mail and
-// password checks at signup. It stores nothing itself; internal/httpapi
-// uses it with a store.Store.
+// hashing in PHC strings, password strength checks (a bundled common list
+// and zxcvbn), opaque 256-bit bearer tokens (sessions pls_…, hubs plh_…,
+// pending second factors plm_…, known devices pld_…, WebAuthn ceremonies
+// plc_…) stored only as SHA-256, TOTP (RFC 6238) and recovery codes, hub
+// claim codes, the sign-in rate-limit policy, and the request facts a
+// session records (client address and its prefix, a cleaned User-Agent).
+// It stores nothing itself; internal/httpapi uses it with a store.Store.
 //
 // Not for: keys that decrypt anything (there are none in the service), or
-// rate limiting and second factors (a later issue).
+// anything that decides who may see what (internal/httpapi does, against
+// the store).
 package auth
 
 import (

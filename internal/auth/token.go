@@ -12,8 +12,11 @@ import (
 // Token prefixes say what a bearer token is for, so a leaked one is easy to
 // recognise (and to scan for) and a hub token never passes as a session.
 const (
-	SessionPrefix = "pls_"
-	HubPrefix     = "plh_"
+	SessionPrefix  = "pls_" // a user session
+	HubPrefix      = "plh_" // a hub
+	MFAPrefix      = "plm_" // a sign-in waiting for its second factor
+	DevicePrefix   = "pld_" // a known device of an account
+	CeremonyPrefix = "plc_" // a WebAuthn ceremony
 )
 
 // Session lifetimes.
@@ -38,6 +41,10 @@ func NewSessionToken() (token, hash string) { return newToken(SessionPrefix) }
 
 // NewHubToken returns a fresh hub token and its hash.
 func NewHubToken() (token, hash string) { return newToken(HubPrefix) }
+
+// NewToken returns a fresh 256-bit token with the given prefix and its
+// hash.
+func NewToken(prefix string) (token, hash string) { return newToken(prefix) }
 
 func newToken(prefix string) (string, string) {
 	var b [tokenBytes]byte
@@ -88,22 +95,8 @@ const ClaimTTL = 15 * time.Minute
 
 // NewClaimCode returns a fresh claim code, e.g. "K7QM-XR4T-9PWC".
 func NewClaimCode() string {
-	out := make([]byte, 0, claimLen+2)
-	var b [1]byte
-	for len(out) < claimLen+2 {
-		if len(out) == 4 || len(out) == 9 {
-			out = append(out, '-')
-			continue
-		}
-		if _, err := rand.Read(b[:]); err != nil {
-			panic("auth: crypto/rand failed: " + err.Error())
-		}
-		if int(b[0]) >= 256-256%len(claimAlphabet) {
-			continue // rejection sampling: no modulo bias
-		}
-		out = append(out, claimAlphabet[int(b[0])%len(claimAlphabet)])
-	}
-	return string(out)
+	c := randomCode(claimLen)
+	return c[0:4] + "-" + c[4:8] + "-" + c[8:12]
 }
 
 // NormalizeClaimCode accepts a code as a person may type it (any case,

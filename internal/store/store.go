@@ -35,12 +35,25 @@ var (
 	ErrMissingRefs = errors.New("referenced objects are missing")
 )
 
+// Account kinds (Account.Role). A customer account owns one household and
+// may be a member of others (Membership); staff accounts own nothing and
+// reach household data only through owner-signed grants (a later issue).
+// No role holds a key or a path to plaintext.
+const (
+	RoleCustomer  = ""          // owner of its own household
+	RoleSupport   = "support"   // staff: helps customers, only under a grant
+	RoleAnnotator = "annotator" // staff: labels donated clips only
+	RoleOperator  = "operator"  // staff: runs the service, sees counts only
+)
+
 // Account is a person who logs in. Email is stored normalised (see
 // auth.NormalizeEmail) and unique without regard to case.
 type Account struct {
 	ID           string
 	Email        string
 	PasswordHash string // PHC string (auth.HashPassword)
+	Role         string // RoleCustomer or a staff role
+	Disabled     bool   // a disabled account cannot sign in and has no sessions
 	Created      time.Time
 }
 
@@ -57,10 +70,98 @@ type Session struct {
 	TokenHash   string // hex SHA-256 of the token
 	AccountID   string
 	HouseholdID string // filled by SessionByTokenHash; ignored by CreateSession
+	Role        string // the account's Role; filled by SessionByTokenHash
 	DeviceName  string
+	Client      string // cleaned User-Agent, e.g. "porchlight-cli/1.2 (linux/amd64)"
+	AddrPrefix  string // the signing-in address cut to /24 (IPv4) or /48 (IPv6)
 	Created     time.Time
 	LastUsed    time.Time
+	AuthAt      time.Time // last full (re-)authentication: password and factors
 	Expires     time.Time // absolute end
+}
+
+// TOTP is an account's RFC 6238 authenticator. It counts as a factor only
+// once Confirmed. LastStep is the last time step accepted, so a code is
+// never accepted twice.
+type TOTP struct {
+	AccountID string
+	Secret    []byte
+	Confirmed bool
+	LastStep  int64
+	Created   time.Time
+}
+
+// Passkey is a WebAuthn credential of an account. Credential is the JSON of
+// the library's credential record (public key, sign count, flags); the
+// service holds no private key.
+type Passkey struct {
+	ID           string // random id used in the API
+	AccountID    string
+	CredentialID []byte // the authenticator's credential id, unique
+	Name         string
+	Credential   []byte
+	Created      time.Time
+	LastUsed     time.Time // zero if never
+}
+
+// Ceremony is a short-lived, single-use step of a sign-in or enrolment: a
+// pending second factor after a correct password, or a WebAuthn challenge.
+// ID is the SHA-256 hex of the token the client holds.
+type Ceremony struct {
+	ID        string
+	Kind      string // e.g. "mfa", "passkey_login", "passkey_register"
+	AccountID string // "" for a discoverable passkey login
+	SessionID string // for re-authentication: the session to refresh
+	Data      []byte // the handler's JSON (e.g. webauthn.SessionData)
+	Attempts  int    // failed answers so far
+	Expires   time.Time
+}
+
+// Throttle is the failure count of one rate-limit key ("addr:…",
+// "acct:…", "device:…"). The policy lives in internal/auth; the store keeps
+// the state so it survives restarts and is shared by replicas.
+type Throttle struct {
+	Key          string
+	Failures     int
+	WindowStart  time.Time
+	BlockedUntil time.Time // zero if not blocked
+}
+
+// KnownDevice is a device that has signed in to an account before. Its
+// token (pld_…) lets the owner sign in while the account is under attack
+// and marks sign-ins from new devices. Only the hash is stored.
+type KnownDevice struct {
+	TokenHash string
+	AccountID string
+	Name      string
+	Created   time.Time
+	LastUsed  time.Time
+}
+
+// Notification is a stored message to an account's devices, e.g. a
+// sign-in from a new device. Seq orders them (assigned by the store).
+type Notification struct {
+	Seq       int64
+	AccountID string
+	Kind      string // api.Notice*
+	Data      []byte // JSON, safe to show the account holder
+	Created   time.Time
+}
+
+// Membership lets an account see some cameras of another household until
+// Expires (zero: no end). Cameras lists camera ids; empty means none.
+type Membership struct {
+	HouseholdID string
+	AccountID   string
+	Cameras     []string
+	Expires     time.Time
+	Created     time.Time
+}
+
+// Stats are the service-wide counts an operator sees. They name no one.
+type Stats struct {
+	Accounts, Households, Hubs, Cameras, Objects int64
+	Bytes                                        int64
 }
 
 // RosterVersion is one signed version of a household's roster, exactly as
@@ -150,30 +251,150 @@ type Store interface {
 	// Close releases the store.
 	Close() error
 
-	// CreateAccount creates an account and the household it owns.
-	// ErrConflict if the e-mail (case-insensitively) or an id is taken.
+	// CreateAccount creates an account and the household it owns (none if
+	// h.ID is empty: staff accounts). ErrConflict if the e-mail
+	// (case-insensitively) or an id is taken.
 	CreateAccount(ctx context.Context, a Account, h Household) error
 	// Account returns an account by id.
 	Account(ctx context.Context, id string) (Account, error)
 	// AccountByEmail finds an account by e-mail, case-insensitively.
 	AccountByEmail(ctx context.Context, email string) (Account, error)
-	// SetPasswordHash replaces an account's password hash (rehash, change).
+	// SetPasswordHash replaces an account's password hash without touching
+	// sessions: for a rehash on login. A change by the person goes through
+	// ChangePassword.
 	SetPasswordHash(ctx context.Context, accountID, hash string) error
-	// HouseholdOf returns the household an account owns.
+	// ChangePassword replaces the hash and deletes every session of the
+	// account except keep ("" deletes all), atomically. It returns the ids
+	// of the sessions it ended.
+	ChangePassword(ctx context.Context, accountID, hash, keep string) (ended []string, err error)
+	// SetEmail changes an account's e-mail. ErrConflict if taken.
+	SetEmail(ctx context.Context, accountID, email string) error
+	// SetDisabled disables or enables an account; disabling deletes all its
+	// sessions atomically and returns their ids.
+	SetDisabled(ctx context.Context, accountID string, disabled bool) (ended []string, err error)
+	// StaffAccounts lists accounts whose Role is not RoleCustomer, oldest
+	// first.
+	StaffAccounts(ctx context.Context) ([]Account, error)
+	// HouseholdOf returns the household an account owns. ErrNotFound for
+	// staff accounts.
 	HouseholdOf(ctx context.Context, accountID string) (Household, error)
+	// Household returns a household by id.
+	Household(ctx context.Context, id string) (Household, error)
+	// Stats counts what the service holds.
+	Stats(ctx context.Context) (Stats, error)
 
 	// CreateSession stores a new session. ErrConflict on a duplicate id or
 	// token hash.
 	CreateSession(ctx context.Context, s Session) error
-	// SessionByTokenHash returns a session and its account's household.
+	// SessionByTokenHash returns a session with its account's household
+	// ("" for staff) and Role. ErrNotFound if there is none or the account
+	// is disabled.
 	SessionByTokenHash(ctx context.Context, tokenHash string) (Session, error)
+	// SessionByID returns a session (HouseholdID and Role filled as above).
+	SessionByID(ctx context.Context, id string) (Session, error)
+	// Sessions lists an account's sessions, most recently used first.
+	Sessions(ctx context.Context, accountID string) ([]Session, error)
 	// TouchSession records that a session was used at t.
 	TouchSession(ctx context.Context, id string, t time.Time) error
+	// RotateSession gives a session a new token hash and AuthAt (a
+	// re-authentication); the old token stops working at once.
+	// ErrNotFound if the session is gone.
+	RotateSession(ctx context.Context, id, tokenHash string, authAt time.Time) error
 	// DeleteSession ends a session. ErrNotFound if it does not exist.
 	DeleteSession(ctx context.Context, id string) error
+	// DeleteAccountSession ends a session of the given account only.
+	// ErrNotFound if it does not exist or belongs to another account.
+	DeleteAccountSession(ctx context.Context, accountID, id string) error
+	// DeleteSessions ends every session of the account except keep ("":
+	// all) and returns the ids it ended.
+	DeleteSessions(ctx context.Context, accountID, keep string) (ended []string, err error)
 	// DeleteSessionsBefore deletes sessions that expired before t or were
 	// last used before idleBefore; it returns how many.
 	DeleteSessionsBefore(ctx context.Context, t, idleBefore time.Time) (int, error)
+
+	// PutPendingTOTP stores a new, unconfirmed authenticator, replacing an
+	// unconfirmed one. ErrConflict if a confirmed one exists.
+	PutPendingTOTP(ctx context.Context, t TOTP) error
+	// TOTP returns an account's authenticator. ErrNotFound if none.
+	TOTP(ctx context.Context, accountID string) (TOTP, error)
+	// ConfirmTOTP confirms the pending authenticator with the accepted step,
+	// replaces the recovery codes with codeHashes and deletes every session
+	// except keep, atomically. ErrNotFound if no pending one; ErrConflict if
+	// already confirmed.
+	ConfirmTOTP(ctx context.Context, accountID string, step int64, codeHashes []string, keep string) (ended []string, err error)
+	// UseTOTPStep records an accepted step. ErrConflict if step is not
+	// greater than LastStep (a replayed code).
+	UseTOTPStep(ctx context.Context, accountID string, step int64) error
+	// DeleteTOTP removes the authenticator and deletes every session except
+	// keep, atomically. ErrNotFound if none.
+	DeleteTOTP(ctx context.Context, accountID, keep string) (ended []string, err error)
+
+	// ReplaceRecoveryCodes replaces an account's recovery codes (hashes)
+	// and deletes every session except keep, atomically.
+	ReplaceRecoveryCodes(ctx context.Context, accountID string, codeHashes []string, keep string) (ended []string, err error)
+	// UseRecoveryCode marks an unused code used. ErrNotFound if it is not an
+	// unused code of the account (wrong or already used).
+	UseRecoveryCode(ctx context.Context, accountID, codeHash string, t time.Time) error
+	// RecoveryCodesLeft counts an account's unused recovery codes.
+	RecoveryCodesLeft(ctx context.Context, accountID string) (int, error)
+
+	// AddPasskey stores a passkey and deletes every session except keep,
+	// atomically. ErrConflict if the id or credential id exists.
+	AddPasskey(ctx context.Context, p Passkey, keep string) (ended []string, err error)
+	// Passkeys lists an account's passkeys, oldest first.
+	Passkeys(ctx context.Context, accountID string) ([]Passkey, error)
+	// PasskeyByCredentialID finds a passkey by its credential id.
+	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (Passkey, error)
+	// UpdatePasskey stores a passkey's credential record after a sign-in
+	// (sign count) and its last use.
+	UpdatePasskey(ctx context.Context, id string, credential []byte, lastUsed time.Time) error
+	// DeletePasskey removes an account's passkey and deletes every session
+	// except keep, atomically. ErrNotFound if not the account's.
+	DeletePasskey(ctx context.Context, accountID, id, keep string) (ended []string, err error)
+
+	// PutCeremony stores a ceremony. ErrConflict if the id exists.
+	PutCeremony(ctx context.Context, c Ceremony) error
+	// Ceremony returns a ceremony by id, expired or not.
+	Ceremony(ctx context.Context, id string) (Ceremony, error)
+	// CeremonyFailed counts a wrong answer and returns the new count.
+	CeremonyFailed(ctx context.Context, id string) (attempts int, err error)
+	// DeleteCeremony consumes a ceremony. ErrNotFound if it is already
+	// gone, so exactly one of two racing callers succeeds.
+	DeleteCeremony(ctx context.Context, id string) error
+	// DeleteCeremoniesBefore deletes ceremonies that expired before t.
+	DeleteCeremoniesBefore(ctx context.Context, t time.Time) (int, error)
+
+	// Throttle returns a key's state; a zero Throttle with Key set if none.
+	Throttle(ctx context.Context, key string) (Throttle, error)
+	// UpdateThrottle reads a key's state (zero if none), lets update change
+	// it and stores the result, atomically with respect to other updates of
+	// the key. It returns the stored state.
+	UpdateThrottle(ctx context.Context, key string, update func(*Throttle)) (Throttle, error)
+	// ResetThrottle forgets a key.
+	ResetThrottle(ctx context.Context, key string) error
+	// DeleteThrottlesBefore deletes keys whose window started and block
+	// ended before t.
+	DeleteThrottlesBefore(ctx context.Context, t time.Time) (int, error)
+
+	// PutKnownDevice stores a known device. ErrConflict if the hash exists.
+	PutKnownDevice(ctx context.Context, d KnownDevice) error
+	// KnownDevice returns a known device by token hash.
+	KnownDevice(ctx context.Context, tokenHash string) (KnownDevice, error)
+	// TouchKnownDevice records a sign-in from a known device at t.
+	TouchKnownDevice(ctx context.Context, tokenHash string, t time.Time) error
+
+	// AddNotification stores a notification and returns its Seq.
+	AddNotification(ctx context.Context, n Notification) (int64, error)
+	// Notifications lists an account's notifications with Seq > after,
+	// oldest first, at most limit.
+	Notifications(ctx context.Context, accountID string, after int64, limit int) ([]Notification, error)
+
+	// PutMembership creates or replaces a membership.
+	PutMembership(ctx context.Context, m Membership) error
+	// Membership returns an account's membership of a household.
+	Membership(ctx context.Context, household, accountID string) (Membership, error)
+	// DeleteMembership removes a membership. ErrNotFound if none.
+	DeleteMembership(ctx context.Context, household, accountID string) error
 
 	// RosterVersions returns a household's roster chain, oldest first (empty,
 	// not an error, if none).
