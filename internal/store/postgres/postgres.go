@@ -5,9 +5,13 @@
 // Discipline: one connection pool; every multi-statement write is one
 // transaction at READ COMMITTED whose compare-and-swap steps lock the row
 // they decide on (SELECT … FOR UPDATE on the claim, the camera, the epoch;
-// FOR NO KEY UPDATE on the household for roster appends), so concurrent
-// writers queue on that row instead of racing, and unique constraints catch
-// whatever slips past (a unique violation is store.ErrConflict). A
+// FOR NO KEY UPDATE on the household for roster appends and on the account
+// for credential changes, which also end sessions), so concurrent writers
+// queue on that row instead of racing, and unique constraints catch
+// whatever slips past (a unique violation is store.ErrConflict). Single-use
+// records (ceremonies, recovery codes, TOTP steps) are consumed by one
+// conditional UPDATE or DELETE, which PostgreSQL re-checks after waiting
+// for a racing writer's row lock, so exactly one caller wins. A
 // serialization failure or deadlock, should one ever occur, is also
 // reported as store.ErrConflict ("a race lost; re-read and decide").
 // Times are BIGINT unix microseconds in UTC, 0 for the zero time.
@@ -204,104 +208,6 @@ func count(tag pgconn.CommandTag, err error, what string) (int, error) {
 		return 0, mapErr(err, what)
 	}
 	return int(tag.RowsAffected()), nil
-}
-
-// --- accounts ---
-
-// CreateAccount implements store.Store.
-func (s *Store) CreateAccount(ctx context.Context, a store.Account, h store.Household) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO accounts (id, email, password_hash, created) VALUES ($1, $2, $3, $4)`,
-			a.ID, a.Email, a.PasswordHash, micro(a.Created)); err != nil {
-			return mapErr(err, "create account")
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO households (id, owner, created) VALUES ($1, $2, $3)`,
-			h.ID, a.ID, micro(h.Created)); err != nil {
-			return mapErr(err, "create household")
-		}
-		return nil
-	})
-}
-
-func scanAccount(row pgx.Row, what string) (store.Account, error) {
-	var a store.Account
-	var created int64
-	if err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &created); err != nil {
-		return store.Account{}, mapErr(err, what)
-	}
-	a.Created = fromMicro(created)
-	return a, nil
-}
-
-// Account implements store.Store.
-func (s *Store) Account(ctx context.Context, id string) (store.Account, error) {
-	return scanAccount(s.db.QueryRow(ctx, `SELECT id, email, password_hash, created FROM accounts WHERE id = $1`, id), "account")
-}
-
-// AccountByEmail implements store.Store.
-func (s *Store) AccountByEmail(ctx context.Context, email string) (store.Account, error) {
-	return scanAccount(s.db.QueryRow(ctx, `SELECT id, email, password_hash, created FROM accounts WHERE lower(email) = lower($1)`, email), "account by e-mail")
-}
-
-// SetPasswordHash implements store.Store.
-func (s *Store) SetPasswordHash(ctx context.Context, accountID, hash string) error {
-	tag, err := s.db.Exec(ctx, `UPDATE accounts SET password_hash = $1 WHERE id = $2`, hash, accountID)
-	return affected(tag, err, "set password hash")
-}
-
-// HouseholdOf implements store.Store.
-func (s *Store) HouseholdOf(ctx context.Context, accountID string) (store.Household, error) {
-	var h store.Household
-	var created int64
-	err := s.db.QueryRow(ctx, `SELECT id, owner, created FROM households WHERE owner = $1`, accountID).Scan(&h.ID, &h.Owner, &created)
-	if err != nil {
-		return store.Household{}, mapErr(err, "household")
-	}
-	h.Created = fromMicro(created)
-	return h, nil
-}
-
-// --- sessions ---
-
-// CreateSession implements store.Store.
-func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO sessions (id, token_hash, account, device_name, created, last_used, expires) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		se.ID, se.TokenHash, se.AccountID, se.DeviceName, micro(se.Created), micro(se.LastUsed), micro(se.Expires))
-	return mapErr(err, "create session")
-}
-
-// SessionByTokenHash implements store.Store.
-func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash string) (store.Session, error) {
-	var se store.Session
-	var created, lastUsed, expires int64
-	err := s.db.QueryRow(ctx, `
-		SELECT s.id, s.token_hash, s.account, h.id, s.device_name, s.created, s.last_used, s.expires
-		FROM sessions s JOIN households h ON h.owner = s.account
-		WHERE s.token_hash = $1`, tokenHash).
-		Scan(&se.ID, &se.TokenHash, &se.AccountID, &se.HouseholdID, &se.DeviceName, &created, &lastUsed, &expires)
-	if err != nil {
-		return store.Session{}, mapErr(err, "session")
-	}
-	se.Created, se.LastUsed, se.Expires = fromMicro(created), fromMicro(lastUsed), fromMicro(expires)
-	return se, nil
-}
-
-// TouchSession implements store.Store.
-func (s *Store) TouchSession(ctx context.Context, id string, t time.Time) error {
-	tag, err := s.db.Exec(ctx, `UPDATE sessions SET last_used = greatest(last_used, $1) WHERE id = $2`, micro(t), id)
-	return affected(tag, err, "touch session")
-}
-
-// DeleteSession implements store.Store.
-func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	tag, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id)
-	return affected(tag, err, "delete session")
-}
-
-// DeleteSessionsBefore implements store.Store.
-func (s *Store) DeleteSessionsBefore(ctx context.Context, t, idleBefore time.Time) (int, error) {
-	tag, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE expires < $1 OR last_used < $2`, micro(t), micro(idleBefore))
-	return count(tag, err, "delete old sessions")
 }
 
 // --- roster ---

@@ -264,3 +264,95 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestUpgradeFromVersion1 opens a database that holds data written at
+// schema version 1 and checks that the upgrade keeps it and fills the new
+// columns sensibly.
+func TestUpgradeFromVersion1(t *testing.T) {
+	dsn := newDB(t)
+	v1, err := os.ReadFile(filepath.Join("migrations", "0001_init.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	for _, sql := range []string{
+		string(v1),
+		`CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1)`,
+		fmt.Sprintf(`INSERT INTO accounts (id, email, password_hash, created) VALUES ('acct1', 'a@example.org', 'h', %d)`, created.UnixMicro()),
+		fmt.Sprintf(`INSERT INTO households (id, owner, created) VALUES ('hh1', 'acct1', %d)`, created.UnixMicro()),
+		fmt.Sprintf(`INSERT INTO sessions (id, token_hash, account, device_name, created, last_used, expires) VALUES ('ses1', 'th1', 'acct1', 'laptop', %d, %[1]d, %d)`,
+			created.UnixMicro(), created.Add(time.Hour).UnixMicro()),
+	} {
+		if _, err := conn.Exec(t.Context(), sql); err != nil {
+			t.Fatalf("set up version 1: %v", err)
+		}
+	}
+	conn.Close(t.Context())
+
+	s, err := pgstore.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	defer s.Close()
+	if v, err := s.SchemaVersion(t.Context()); err != nil || v < 2 {
+		t.Fatalf("SchemaVersion after upgrade = %d, %v; want >= 2", v, err)
+	}
+	a, err := s.Account(t.Context(), "acct1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Role != store.RoleCustomer || a.Disabled || !a.Created.Equal(created) {
+		t.Errorf("account after upgrade = %+v", a)
+	}
+	se, err := s.SessionByTokenHash(t.Context(), "th1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if se.HouseholdID != "hh1" || !se.AuthAt.Equal(created) || se.Client != "" {
+		t.Errorf("session after upgrade = %+v; want household hh1 and AuthAt = Created", se)
+	}
+	// The new tables work on the upgraded database.
+	if _, err := s.ChangePassword(t.Context(), "acct1", "h2", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SessionByTokenHash(t.Context(), "th1"); err == nil {
+		t.Error("session survived a password change after upgrade")
+	}
+	if _, err := s.AddNotification(t.Context(), store.Notification{AccountID: "acct1", Kind: "k", Created: created}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestThrottleUpdateRacesReset checks that UpdateThrottle's upsert-and-lock
+// neither fails nor loses its own write when a ResetThrottle deletes the
+// row between concurrent updates.
+func TestThrottleUpdateRacesReset(t *testing.T) {
+	s, err := pgstore.Open(t.Context(), newDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const key = "acct:racy"
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Go(func() {
+			if i%4 == 0 {
+				if err := s.ResetThrottle(t.Context(), key); err != nil {
+					t.Errorf("reset: %v", err)
+				}
+				return
+			}
+			got, err := s.UpdateThrottle(t.Context(), key, func(th *store.Throttle) { th.Failures++ })
+			if err != nil {
+				t.Errorf("update: %v", err)
+			} else if got.Failures < 1 || got.Key != key {
+				t.Errorf("update stored %+v", got)
+			}
+		})
+	}
+	wg.Wait()
+}
