@@ -162,8 +162,10 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	// Also on a panic in fn: the single writer must not stay inside a
+	// transaction. After Commit this is a no-op.
+	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -226,9 +228,12 @@ func affected(res sql.Result, err error, what string) error {
 // CreateAccount implements store.Store.
 func (s *Store) CreateAccount(ctx context.Context, a store.Account, h store.Household) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, email, password_hash, created) VALUES (?, ?, ?, ?)`,
-			a.ID, a.Email, a.PasswordHash, micro(a.Created)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, email, password_hash, role, disabled, created) VALUES (?, ?, ?, ?, ?, ?)`,
+			a.ID, a.Email, a.PasswordHash, a.Role, a.Disabled, micro(a.Created)); err != nil {
 			return mapErr(err, "create account")
+		}
+		if h.ID == "" {
+			return nil // a staff account owns no household
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO households (id, owner, created) VALUES (?, ?, ?)`,
 			h.ID, a.ID, micro(h.Created)); err != nil {
@@ -238,24 +243,26 @@ func (s *Store) CreateAccount(ctx context.Context, a store.Account, h store.Hous
 	})
 }
 
-func scanAccount(row *sql.Row, what string) (store.Account, error) {
+const accountCols = `id, email, password_hash, role, disabled, created`
+
+func scanAccount(sc interface{ Scan(...any) error }) (store.Account, error) {
 	var a store.Account
 	var created int64
-	if err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &created); err != nil {
-		return a, mapErr(err, what)
-	}
+	err := sc.Scan(&a.ID, &a.Email, &a.PasswordHash, &a.Role, &a.Disabled, &created)
 	a.Created = fromMicro(created)
-	return a, nil
+	return a, err
 }
 
 // Account implements store.Store.
 func (s *Store) Account(ctx context.Context, id string) (store.Account, error) {
-	return scanAccount(s.r.QueryRowContext(ctx, `SELECT id, email, password_hash, created FROM accounts WHERE id = ?`, id), "account")
+	a, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
+	return a, mapErr(err, "account")
 }
 
 // AccountByEmail implements store.Store.
 func (s *Store) AccountByEmail(ctx context.Context, email string) (store.Account, error) {
-	return scanAccount(s.r.QueryRowContext(ctx, `SELECT id, email, password_hash, created FROM accounts WHERE lower(email) = lower(?)`, email), "account by e-mail")
+	a, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE lower(email) = lower(?)`, email))
+	return a, mapErr(err, "account by e-mail")
 }
 
 // SetPasswordHash implements store.Store.
@@ -266,39 +273,48 @@ func (s *Store) SetPasswordHash(ctx context.Context, accountID, hash string) err
 
 // HouseholdOf implements store.Store.
 func (s *Store) HouseholdOf(ctx context.Context, accountID string) (store.Household, error) {
+	h, err := scanHousehold(s.r.QueryRowContext(ctx, `SELECT id, owner, created FROM households WHERE owner = ?`, accountID))
+	return h, mapErr(err, "household")
+}
+
+func scanHousehold(sc interface{ Scan(...any) error }) (store.Household, error) {
 	var h store.Household
 	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT id, owner, created FROM households WHERE owner = ?`, accountID).Scan(&h.ID, &h.Owner, &created)
-	if err != nil {
-		return h, mapErr(err, "household")
-	}
+	err := sc.Scan(&h.ID, &h.Owner, &created)
 	h.Created = fromMicro(created)
-	return h, nil
+	return h, err
 }
 
 // --- sessions ---
 
 // CreateSession implements store.Store.
 func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (id, token_hash, account, device_name, created, last_used, expires) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		se.ID, se.TokenHash, se.AccountID, se.DeviceName, micro(se.Created), micro(se.LastUsed), micro(se.Expires))
+	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (id, token_hash, account, device_name, client, addr_prefix, created, last_used, auth_at, expires)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		se.ID, se.TokenHash, se.AccountID, se.DeviceName, se.Client, se.AddrPrefix,
+		micro(se.Created), micro(se.LastUsed), micro(se.AuthAt), micro(se.Expires))
 	return mapErr(err, "create session")
+}
+
+// sessionSelect reads sessions with their account's household ("" for
+// staff) and role; callers add WHERE conditions on s and a.
+const sessionSelect = `SELECT s.id, s.token_hash, s.account, coalesce(h.id, ''), a.role, s.device_name, s.client, s.addr_prefix,
+		s.created, s.last_used, s.auth_at, s.expires
+	FROM sessions s JOIN accounts a ON a.id = s.account LEFT JOIN households h ON h.owner = s.account`
+
+func scanSession(sc interface{ Scan(...any) error }) (store.Session, error) {
+	var se store.Session
+	var created, lastUsed, authAt, expires int64
+	err := sc.Scan(&se.ID, &se.TokenHash, &se.AccountID, &se.HouseholdID, &se.Role, &se.DeviceName, &se.Client, &se.AddrPrefix,
+		&created, &lastUsed, &authAt, &expires)
+	se.Created, se.LastUsed, se.AuthAt, se.Expires = fromMicro(created), fromMicro(lastUsed), fromMicro(authAt), fromMicro(expires)
+	return se, err
 }
 
 // SessionByTokenHash implements store.Store.
 func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash string) (store.Session, error) {
-	var se store.Session
-	var created, lastUsed, expires int64
-	err := s.r.QueryRowContext(ctx, `
-		SELECT s.id, s.token_hash, s.account, h.id, s.device_name, s.created, s.last_used, s.expires
-		FROM sessions s JOIN households h ON h.owner = s.account
-		WHERE s.token_hash = ?`, tokenHash).
-		Scan(&se.ID, &se.TokenHash, &se.AccountID, &se.HouseholdID, &se.DeviceName, &created, &lastUsed, &expires)
-	if err != nil {
-		return se, mapErr(err, "session")
-	}
-	se.Created, se.LastUsed, se.Expires = fromMicro(created), fromMicro(lastUsed), fromMicro(expires)
-	return se, nil
+	se, err := scanSession(s.r.QueryRowContext(ctx, sessionSelect+` WHERE s.token_hash = ? AND a.disabled = 0`, tokenHash))
+	return se, mapErr(err, "session")
 }
 
 // TouchSession implements store.Store.

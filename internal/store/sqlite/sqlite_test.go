@@ -1,8 +1,12 @@
 package sqlitestore_test
 
 import (
+	"database/sql"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/porchlight/porchlight/internal/store"
 	sqlitestore "github.com/porchlight/porchlight/internal/store/sqlite"
@@ -44,5 +48,65 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 	}
 	if _, err := s.Account(t.Context(), "acct1"); err != nil {
 		t.Errorf("account lost on reopen: %v", err)
+	}
+}
+
+// TestUpgradeFromVersion1 opens a database made by version 1 of the schema
+// (as released before accounts had roles and factors) and checks that the
+// upgrade keeps its accounts and sessions working.
+func TestUpgradeFromVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "porchlight.db")
+	v1, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	for _, q := range []string{
+		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
+		string(v1),
+		`INSERT INTO schema_version (version) VALUES (1)`,
+		`INSERT INTO accounts (id, email, password_hash, created) VALUES ('acct1', 'Old@Example.org', 'h', 1)`,
+		`INSERT INTO households (id, owner, created) VALUES ('hh1', 'acct1', 1)`,
+		fmt.Sprintf(`INSERT INTO sessions (id, token_hash, account, device_name, created, last_used, expires)
+			VALUES ('ses1', 'th1', 'acct1', 'laptop', %d, %d, %d)`, created.UnixMicro(), created.UnixMicro(), created.Add(time.Hour).UnixMicro()),
+	} {
+		if _, err := db.ExecContext(t.Context(), q); err != nil {
+			t.Fatalf("build a version 1 database: %v", err)
+		}
+	}
+	db.Close()
+
+	s, err := sqlitestore.Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("open a version 1 database: %v", err)
+	}
+	defer s.Close()
+	if v, err := s.SchemaVersion(t.Context()); err != nil || v < 2 {
+		t.Fatalf("SchemaVersion after upgrade = %d, %v", v, err)
+	}
+	a, err := s.AccountByEmail(t.Context(), "old@example.org")
+	if err != nil {
+		t.Fatalf("account after upgrade: %v", err)
+	}
+	if a.Role != store.RoleCustomer || a.Disabled {
+		t.Errorf("upgraded account: Role %q Disabled %v, want a customer, enabled", a.Role, a.Disabled)
+	}
+	se, err := s.SessionByTokenHash(t.Context(), "th1")
+	if err != nil {
+		t.Fatalf("session after upgrade: %v", err)
+	}
+	if se.HouseholdID != "hh1" || se.Role != store.RoleCustomer || !se.AuthAt.Equal(created) {
+		t.Errorf("upgraded session: household %q role %q AuthAt %v; want hh1, customer, %v (its creation)", se.HouseholdID, se.Role, se.AuthAt, created)
+	}
+	ended, err := s.ChangePassword(t.Context(), "acct1", "h2", "")
+	if err != nil || len(ended) != 1 || ended[0] != "ses1" {
+		t.Errorf("ChangePassword after upgrade = %v, %v; want [ses1]", ended, err)
+	}
+	if err := s.CreateAccount(t.Context(), store.Account{ID: "op1", Email: "op@example.org", PasswordHash: "h", Role: store.RoleOperator}, store.Household{}); err != nil {
+		t.Errorf("staff account after upgrade: %v", err)
 	}
 }
