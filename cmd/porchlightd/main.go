@@ -1,5 +1,5 @@
-// Command porchlightd is the Porchlight service: accounts, hub claims and a
-// store of ciphertext it cannot read; see package server.
+// Command porchlightd is the Porchlight service (accounts, hub claims, a store
+// of ciphertext it cannot read); `porchlightd admin …` talks to its admin socket.
 package main
 
 import (
@@ -15,9 +15,13 @@ import (
 )
 
 func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	if len(os.Args) == 2 && os.Args[1] == "version" {
 		fmt.Println(server.Version())
 		return
+	} else if len(os.Args) > 1 && os.Args[1] == "admin" {
+		os.Exit(server.Admin(ctx, os.Args[2:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 	}
 	config := flag.String("config", os.Getenv("PORCHLIGHT_CONFIG"), "TOML config `file` (see docs/porchlightd.sample.toml)")
 	listen := flag.String("listen", "", "listen `address` (overrides config and PORCHLIGHT_LISTEN)")
@@ -26,8 +30,6 @@ func main() {
 	var m server.Main
 	err := m.Load(*config, os.Getenv)
 	m.Listen, m.DataDir = cmp.Or(*listen, m.Listen), cmp.Or(*data, m.DataDir)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if err == nil {
 		err = m.Run(ctx)
 	}

@@ -3,10 +3,12 @@
 // of internal/api. It speaks only ciphertext and public keys: it never opens
 // anything (that is internal/keys, on the client side).
 //
-// Errors from the service come back as *Error (status, code, message and the
-// service's error id); IsRetryable tells an uploader whether to try again.
-// Response sizes are bounded, and the bearer token never appears in an error
-// string.
+// Errors from the service come back as *Error (status, code, message, the
+// service's error id and, on 429, how long to wait); IsRetryable tells an
+// uploader whether to try again, and IsReauthRequired a user's client that
+// the action needs a fresh sign-in (Client.OnReauthRequired handles that).
+// Events reads the account's notification stream. Response sizes are
+// bounded, and the bearer token never appears in an error string.
 package apiclient
 
 import (
@@ -21,7 +23,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/porchlight/porchlight/internal/api"
@@ -41,19 +46,34 @@ const (
 
 // Client talks to one porchlightd. Its zero value is not usable: BaseURL must
 // be set. A Client is safe for concurrent use if its fields are not changed
-// while requests are in flight.
+// while requests are in flight; the exception is Token being replaced after
+// OnReauthRequired, which the client does under its own lock.
 type Client struct {
 	// BaseURL is the service's root, e.g. "http://127.0.0.1:8080".
 	BaseURL string
 	// Token is the bearer token: a user session (pls_…) or a hub token
 	// (plh_…). Empty sends no Authorization header.
 	Token string
-	// UserAgent is sent with each request. It defaults to "porchlight-apiclient".
+	// UserAgent is sent with each request. It defaults to
+	// "porchlight-apiclient"; programs set their own with
+	// UserAgent(product, version).
 	UserAgent string
 	// HTTP is the client used. It defaults to a client with connect, TLS and
 	// response-header timeouts and a 10-minute overall bound; callers bound
-	// individual calls with their context.
+	// individual calls with their context. Event streams (Events) use it
+	// without the overall bound.
 	HTTP *http.Client
+	// OnReauthRequired, if set, is called when a request is refused with 403
+	// reauth_required (IsReauthRequired): it proves the user again (Reauth,
+	// then LoginMFA if challenged) and returns the new session token. The
+	// client then uses that token from now on and sends the refused request
+	// once more. Calls are serialised; a request refused while another call
+	// renewed the token is retried with the new one without a second call.
+	// If it is nil, the refusal is returned.
+	OnReauthRequired func(ctx context.Context) (token string, err error)
+
+	mu       sync.Mutex // guards Token once requests are in flight
+	reauthMu sync.Mutex // serialises calls of OnReauthRequired
 }
 
 // New returns a client of the service at baseURL with the given token.
@@ -82,14 +102,40 @@ func (c *Client) httpClient() *http.Client {
 	return defaultHTTP
 }
 
+// UserAgent returns the User-Agent of a Porchlight program:
+// "product/version (GOOS/GOARCH)", e.g. "porchlight-cli/1.2.0 (linux/amd64)".
+// The service shows it, cleaned, as a session's client.
+func UserAgent(product, version string) string {
+	if version == "" {
+		version = "devel"
+	}
+	return fmt.Sprintf("%s/%s (%s/%s)", product, version, runtime.GOOS, runtime.GOARCH)
+}
+
+func (c *Client) token() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Token
+}
+
+func (c *Client) setToken(t string) {
+	c.mu.Lock()
+	c.Token = t
+	c.mu.Unlock()
+}
+
 // Error is a non-2xx answer of the service. Code, Message and ID are the
 // fields of the api.Error body (ID matches the service's log line). Test for
-// a status with IsStatus and for retry with IsRetryable.
+// a status with IsStatus, for retry with IsRetryable and for a needed fresh
+// sign-in with IsReauthRequired.
 type Error struct {
 	Status  int
 	Code    string
 	Message string
 	ID      string
+	// RetryAfter is the service's Retry-After (429 and 503): how long to
+	// wait before trying again; 0 if it did not say.
+	RetryAfter time.Duration
 }
 
 // API returns the error as its wire body.
@@ -115,6 +161,25 @@ func (e *Error) Error() string {
 func IsStatus(err error, status int) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Status == status
+}
+
+// IsReauthRequired reports whether err is (or wraps) the service's 403
+// reauth_required: the action needs a sign-in within api.ReauthWindow.
+// Re-authenticate (Client.Reauth) and try again; setting
+// Client.OnReauthRequired does that automatically.
+func IsReauthRequired(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusForbidden && e.Code == api.CodeReauthRequired
+}
+
+// RetryAfter returns how long the service asked to wait before trying again
+// (the Retry-After of a 429 or 503), or 0 if err carries no such advice.
+func RetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // IsRetryable reports whether trying the same request again may succeed:
@@ -150,10 +215,43 @@ type request struct {
 	body   []byte // nil: no body
 	ctype  string
 	header http.Header
+	// noReauth: a refusal is returned even if OnReauthRequired is set (the
+	// re-authentication requests themselves).
+	noReauth bool
 }
 
-// do sends r and returns the response if 2xx; the caller closes its body.
+// do sends r and returns the response if 2xx; the caller closes its body. A
+// reauth_required refusal is answered with OnReauthRequired and one retry.
 func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
+	tok := c.token()
+	resp, err := c.send(ctx, r, tok, c.httpClient())
+	if err == nil || r.noReauth || c.OnReauthRequired == nil || !IsReauthRequired(err) {
+		return resp, err
+	}
+	if tok, err = c.renew(ctx, tok); err != nil {
+		return nil, err
+	}
+	return c.send(ctx, r, tok, c.httpClient())
+}
+
+// renew calls OnReauthRequired unless another request already replaced the
+// token old meanwhile, and returns the token to retry with.
+func (c *Client) renew(ctx context.Context, old string) (string, error) {
+	c.reauthMu.Lock()
+	defer c.reauthMu.Unlock()
+	if cur := c.token(); cur != old {
+		return cur, nil
+	}
+	tok, err := c.OnReauthRequired(ctx)
+	if err != nil {
+		return "", err
+	}
+	c.setToken(tok)
+	return tok, nil
+}
+
+// send sends r once with the bearer token tok.
+func (c *Client) send(ctx context.Context, r request, tok string, hc *http.Client) (*http.Response, error) {
 	u := strings.TrimRight(c.BaseURL, "/") + r.path
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()
@@ -172,16 +270,18 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	if r.ctype != "" {
 		req.Header.Set("Content-Type", r.ctype)
 	}
-	req.Header.Set("Accept", "application/json")
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
 	ua := c.UserAgent
 	if ua == "" {
 		ua = "porchlight-apiclient"
 	}
 	req.Header.Set("User-Agent", ua)
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := c.httpClient().Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s %s: %w", r.method, r.path, ctx.Err())
@@ -196,13 +296,35 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 }
 
 func readError(resp *http.Response) error {
-	e := &Error{Status: resp.StatusCode}
+	e := &Error{Status: resp.StatusCode, RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	var body api.Error
 	if json.Unmarshal(b, &body) == nil {
 		e.Code, e.Message, e.ID = body.Code, body.Message, body.ID
 	}
 	return e
+}
+
+// maxRetryAfter bounds a Retry-After the client believes.
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date
+// (RFC 9110 §10.2.3). It returns 0 for an absent, malformed or past value.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		d = time.Duration(min(n, int64(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return max(0, min(d, maxRetryAfter))
 }
 
 // call sends r and decodes a JSON answer into out (nil: discard).
@@ -275,11 +397,16 @@ func (c *Client) Signup(ctx context.Context, in api.SignupRequest) (*api.Session
 	return &out, nil
 }
 
-// Login opens a session. It does not set c.Token.
-func (c *Client) Login(ctx context.Context, in api.LoginRequest) (*api.SessionResponse, error) {
-	var out api.SessionResponse
+// Login starts a sign-in: the answer is a session, or (the account has a
+// second factor) a challenge to answer with LoginMFA. A 429 carries
+// RetryAfter. It does not set c.Token.
+func (c *Client) Login(ctx context.Context, in api.LoginRequest) (*api.LoginResponse, error) {
+	var out api.LoginResponse
 	if err := c.callJSON(ctx, http.MethodPost, "/v1/login", in, &out); err != nil {
 		return nil, err
+	}
+	if out.Session == nil && out.MFA == nil {
+		return nil, errors.New("POST /v1/login: the answer has neither a session nor a challenge")
 	}
 	return &out, nil
 }
@@ -287,15 +414,6 @@ func (c *Client) Login(ctx context.Context, in api.LoginRequest) (*api.SessionRe
 // Logout ends the session of c.Token.
 func (c *Client) Logout(ctx context.Context) error {
 	return c.callJSON(ctx, http.MethodPost, "/v1/logout", nil, nil)
-}
-
-// Me returns the caller's account.
-func (c *Client) Me(ctx context.Context) (*api.Me, error) {
-	var out api.Me
-	if err := c.callJSON(ctx, http.MethodGet, "/v1/me", nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
 }
 
 // Roster returns the household's roster chain, oldest first (empty if none).

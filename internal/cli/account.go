@@ -10,6 +10,7 @@ import (
 
 	"github.com/porchlight/porchlight/internal/api"
 	"github.com/porchlight/porchlight/internal/apiclient"
+	"github.com/porchlight/porchlight/internal/keys"
 	"github.com/porchlight/porchlight/internal/seal"
 )
 
@@ -54,6 +55,11 @@ prompt. Device names are visible to the service.`}
 	} else if pin != nil {
 		return fmt.Errorf("this device already belongs to household %s: log in to it with `porchlight login`, or use another %s for a new household", pin.Household, EnvHome)
 	}
+	server := m.serverURL(nil)
+	c, err := m.dial(server, *email)
+	if err != nil {
+		return err
+	}
 	pw, err := m.password("Choose a password", true)
 	if err != nil {
 		return err
@@ -64,21 +70,24 @@ prompt. Device names are visible to the service.`}
 	if err != nil {
 		return err
 	}
-	server := m.serverURL(nil)
-	c := m.dial(server, "", *email)
 	resp, err := c.c.Signup(ctx, api.SignupRequest{Email: *email, Password: pw, DeviceName: dev.Name})
 	if err != nil {
-		if apiclient.IsStatus(err, http.StatusConflict) {
+		switch {
+		case apiclient.IsStatus(err, http.StatusConflict):
 			return fmt.Errorf("signup: %w: to use that account here, run `porchlight login --email %s`", err, *email)
+		case apiclient.IsStatus(err, http.StatusTooManyRequests):
+			return fmt.Errorf("signup: too many attempts from this address; try again in %s", minutes(apiclient.RetryAfter(err)))
 		}
 		return c.explain("signup", err)
 	}
-	sess := &session{Server: server, Token: resp.Token, AccountID: resp.AccountID, HouseholdID: resp.HouseholdID,
-		Email: *email, ExpiresAt: resp.ExpiresAt, NeedsRoster: true}
+	sess := &session{Server: server, Token: resp.Token, SessionID: resp.SessionID, AccountID: resp.AccountID,
+		HouseholdID: resp.HouseholdID, Role: resp.Role, Email: *email, ExpiresAt: resp.ExpiresAt, NeedsRoster: true}
 	if err := m.saveSession(sess); err != nil {
 		return err
 	}
-	h := &household{m: m, conn: m.dial(server, resp.Token, *email), sess: sess, dev: dev}
+	m.keepDeviceToken(server, resp, *email)
+	c.useSession(sess)
+	h := &household{m: m, conn: c, sess: sess, dev: dev}
 	if err := h.refreshRoster(ctx); err != nil {
 		return fmt.Errorf("your account was created, but the household roster was not: %w (run `porchlight whoami` to finish)", err)
 	}
@@ -88,15 +97,33 @@ prompt. Device names are visible to the service.`}
 	fmt.Fprintf(m.Stdout, "\nWARNING: your video can only be decrypted with the keys of your devices. If you lose\n"+
 		"every device (this one and any you add later), your video is lost: nobody, not even the\n"+
 		"service, can recover it. Back up %s. Recovery keys come in a later release.\n", home)
-	fmt.Fprint(m.Stdout, "\nNext: run `porchlight hub claim` to add your hub.\n")
+	fmt.Fprint(m.Stdout, "\nNext: run `porchlight hub claim` to add your hub, and `porchlight totp add` to protect\n"+
+		"your account with a second factor.\n")
 	return nil
 }
 
+// keepDeviceToken saves the device token a sign-in returned; failing to is
+// only a warning (the next sign-in counts as a new device).
+func (m *Main) keepDeviceToken(server string, resp *api.SessionResponse, email string) {
+	if resp.DeviceToken == "" {
+		return
+	}
+	if err := m.saveDeviceToken(server, resp.AccountID, email, resp.DeviceToken); err != nil {
+		fmt.Fprintf(m.Stderr, "porchlight: warning: this device's token was not saved (%v): your next login will count as a new device\n", err)
+	}
+}
+
 func cmdLogin(ctx context.Context, m *Main, args []string) error {
-	spec := cmdSpec{name: "login", synopsis: "--email E", about: `
+	spec := cmdSpec{name: "login", synopsis: "--email E [--device-name N]", about: `
 Opens a session on this device. The password comes from $PORCHLIGHT_PASSWORD
-or a prompt. On a device without a key, a new key pair is made; it sees video
-only once an owner device adds it to the household.`}
+or a prompt; if your account has an authenticator app, its code (or one of
+your recovery codes) comes from $PORCHLIGHT_TOTP or a prompt. Passkeys work
+only in the web app. On a device without a key, a new key pair is made; it
+sees video only once an owner device adds it to the household.
+
+This device stays known to the service (in $PORCHLIGHT_HOME/devices.json):
+a sign-in from a new device notifies your other devices, and while someone
+is trying passwords on your account, a known device can still sign in.`}
 	fs := m.flags(spec.name)
 	email := emailFlag(fs)
 	name := fs.String("device-name", defaultDeviceName, "what to call this device if it has no key yet")
@@ -110,41 +137,70 @@ only once an owner device adds it to the household.`}
 	if err != nil {
 		return err
 	}
+	old, _ := m.loadSession()
+	server := m.serverURL(old)
+	c, err := m.dial(server, *email)
+	if err != nil {
+		return err
+	}
 	pw, err := m.password("Password for "+*email, false)
 	if err != nil {
 		return err
 	}
-	old, _ := m.loadSession()
-	server := m.serverURL(old)
-	c := m.dial(server, "", *email)
 	devName := *name
 	if d, err := m.loadDevice(); err == nil {
 		devName = d.Name
 	}
-	resp, err := c.c.Login(ctx, api.LoginRequest{Email: *email, Password: pw, DeviceName: devName})
+	known := m.deviceTokenFor(server, *email)
+	lr, err := c.c.Login(ctx, api.LoginRequest{Email: *email, Password: pw, DeviceName: devName, DeviceToken: known})
 	if err != nil {
-		return c.explain("login", err)
+		return c.explainSignIn("login", err)
 	}
+	resp := lr.Session
+	if lr.MFA != nil {
+		resp, err = c.answerMFA(ctx, "login", lr.MFA, api.MFAAnswer{DeviceName: devName, DeviceToken: known})
+		if err != nil {
+			return err
+		}
+	}
+	if resp == nil || resp.Token == "" {
+		return errors.New("login: the service answered without a session: try again")
+	}
+	m.keepDeviceToken(server, resp, *email)
 	if pin != nil && pin.Household != resp.HouseholdID {
-		h := &household{conn: m.dial(server, resp.Token, *email)}
-		_ = h.conn.c.Logout(ctx)
-		return fmt.Errorf("this device's state belongs to household %s, but %s is in household %s: use another %s for that account", pin.Household, *email, resp.HouseholdID, EnvHome)
+		nc, _ := m.dial(server, *email)
+		nc.c.Token = resp.Token
+		_ = nc.c.Logout(ctx)
+		return fmt.Errorf("this device's state belongs to household %s, but %s is not in that household: use another %s for that account", pin.Household, *email, EnvHome)
 	}
-	dev, created, err := m.loadOrCreateDevice(devName)
-	if err != nil {
-		return err
+	sess := &session{Server: server, Token: resp.Token, SessionID: resp.SessionID, AccountID: resp.AccountID,
+		HouseholdID: resp.HouseholdID, Role: resp.Role, Email: *email, ExpiresAt: resp.ExpiresAt}
+	var dev *keys.Pair
+	created := false
+	if resp.HouseholdID != "" {
+		if dev, created, err = m.loadOrCreateDevice(devName); err != nil {
+			return err
+		}
 	}
-	sess := &session{Server: server, Token: resp.Token, AccountID: resp.AccountID, HouseholdID: resp.HouseholdID,
-		Email: *email, ExpiresAt: resp.ExpiresAt}
 	if err := m.saveSession(sess); err != nil {
 		return err
 	}
 	if old != nil && old.Token != resp.Token {
 		// End the session this one replaces, if it is still open.
-		_ = m.dial(normalizeURL(old.Server), old.Token, old.Email).c.Logout(ctx)
+		if oc, err := m.dial(normalizeURL(old.Server), old.Email); err == nil {
+			oc.c.Token = old.Token
+			_ = oc.c.Logout(ctx)
+		}
+	}
+	if resp.HouseholdID == "" {
+		fmt.Fprintf(m.Stdout, "Logged in as %s (%s account, no household).\n", *email, clean(resp.Role))
+		m.recoveryNote(m.Stdout, resp)
+		return nil
 	}
 	fmt.Fprintf(m.Stdout, "Logged in as %s (household %s).\n", *email, resp.HouseholdID)
-	h := &household{m: m, conn: m.dial(server, resp.Token, *email), sess: sess, dev: dev}
+	m.recoveryNote(m.Stdout, resp)
+	c.useSession(sess)
+	h := &household{m: m, conn: c, sess: sess, dev: dev}
 	if err := h.refreshRoster(ctx); err != nil {
 		return err
 	}
@@ -167,7 +223,7 @@ func article(role string) string {
 }
 
 func cmdLogout(ctx context.Context, m *Main, args []string) error {
-	spec := cmdSpec{name: "logout", about: "Ends this device's session on the service and forgets it. The device key and the pinned roster stay."}
+	spec := cmdSpec{name: "logout", about: "Ends this device's session on the service and forgets it. The device key, the pinned roster and the device token stay."}
 	if _, err := m.parse(m.flags(spec.name), spec, args); err != nil {
 		return err
 	}
@@ -175,7 +231,11 @@ func cmdLogout(ctx context.Context, m *Main, args []string) error {
 	if err != nil {
 		return err
 	}
-	c := m.dial(normalizeURL(sess.Server), sess.Token, sess.Email)
+	c, err := m.dial(normalizeURL(sess.Server), sess.Email)
+	if err != nil {
+		return err
+	}
+	c.c.Token = sess.Token
 	lerr := c.c.Logout(ctx)
 	if err := m.removeSession(); err != nil {
 		return err
@@ -191,31 +251,72 @@ func cmdLogout(ctx context.Context, m *Main, args []string) error {
 }
 
 func cmdWhoami(ctx context.Context, m *Main, args []string) error {
-	spec := cmdSpec{name: "whoami", about: "Shows the account, household, role and device in use, after verifying the household roster."}
+	spec := cmdSpec{name: "whoami", about: `
+Shows the account, its role and second factors, the household and the device
+in use, after verifying the household roster.`}
 	if _, err := m.parse(m.flags(spec.name), spec, args); err != nil {
 		return err
 	}
-	h, err := m.openHousehold(ctx)
+	sess, c, err := m.openSession()
 	if err != nil {
 		return err
 	}
-	me, err := h.conn.c.Me(ctx)
+	var h *household
+	if sess.HouseholdID != "" {
+		if h, err = m.household(ctx, sess, c); err != nil {
+			return err
+		}
+	}
+	me, err := c.c.Me(ctx)
 	if err != nil {
-		return h.conn.explain("whoami", err)
+		return c.explain("whoami", err)
 	}
 	w := m.Stdout
 	fmt.Fprintf(w, "e-mail:    %s\n", clean(me.Email))
 	fmt.Fprintf(w, "account:   %s\n", me.AccountID)
-	fmt.Fprintf(w, "household: %s\n", me.HouseholdID)
-	fmt.Fprintf(w, "role:      %s\n", clean(me.Role))
-	if self := h.self(); self != nil {
-		fmt.Fprintf(w, "device:    %s (%s), %s in roster version %d\n", clean(self.Name), h.dev.ID, self.Role, h.roster.Version)
+	if me.HouseholdID != "" {
+		fmt.Fprintf(w, "household: %s\n", me.HouseholdID)
 	} else {
-		fmt.Fprintf(w, "device:    %s (%s), not in roster version %d\n", clean(h.dev.Name), h.dev.ID, h.roster.Version)
+		fmt.Fprintln(w, "household: none (staff account)")
 	}
-	fmt.Fprintf(w, "roster:    version %d, %d device(s), %d hub(s), rooted in key %s\n", h.roster.Version, countKind(h, seal.KindDevice), countKind(h, seal.KindHub), seal.KeyID(h.pin.Root))
-	fmt.Fprintf(w, "server:    %s\n", h.conn.server)
+	fmt.Fprintf(w, "role:      %s\n", clean(me.Role))
+	fmt.Fprintf(w, "factors:   %s\n", factors(me))
+	if me.TOTP || me.Passkeys > 0 {
+		switch me.RecoveryCodesLeft {
+		case 0:
+			fmt.Fprintln(w, "recovery:  no codes left: run `porchlight recovery-codes` to make new ones")
+		default:
+			fmt.Fprintf(w, "recovery:  %s left\n", plural(me.RecoveryCodesLeft, "code"))
+		}
+	}
+	if !me.AuthAt.IsZero() {
+		fmt.Fprintf(w, "signed in: %s\n", m.when(me.AuthAt))
+	}
+	if h != nil {
+		if self := h.self(); self != nil {
+			fmt.Fprintf(w, "device:    %s (%s), %s in roster version %d\n", clean(self.Name), h.dev.ID, self.Role, h.roster.Version)
+		} else {
+			fmt.Fprintf(w, "device:    %s (%s), not in roster version %d\n", clean(h.dev.Name), h.dev.ID, h.roster.Version)
+		}
+		fmt.Fprintf(w, "roster:    version %d, %d device(s), %d hub(s), rooted in key %s\n", h.roster.Version, countKind(h, seal.KindDevice), countKind(h, seal.KindHub), seal.KeyID(h.pin.Root))
+	}
+	fmt.Fprintf(w, "server:    %s\n", c.server)
 	return nil
+}
+
+// factors describes how the account signs in.
+func factors(me *api.Me) string {
+	f := []string{"password"}
+	if me.TOTP {
+		f = append(f, "authenticator app")
+	}
+	if me.Passkeys > 0 {
+		f = append(f, plural(me.Passkeys, "passkey"))
+	}
+	if len(f) == 1 {
+		return "password only: add a second factor with `porchlight totp add`"
+	}
+	return strings.Join(f, ", ")
 }
 
 func countKind(h *household, kind string) int {
@@ -226,4 +327,70 @@ func countKind(h *household, kind string) int {
 		}
 	}
 	return n
+}
+
+func cmdPasswd(ctx context.Context, m *Main, args []string) error {
+	spec := cmdSpec{name: "passwd", about: `
+Changes your account's password. You confirm the current one first (from
+$PORCHLIGHT_PASSWORD or a prompt, plus a code if you have an authenticator);
+the new one comes from $PORCHLIGHT_NEW_PASSWORD or a prompt, twice. Every
+other session of your account is signed out at once; this one stays.`}
+	if _, err := m.parse(m.flags(spec.name), spec, args); err != nil {
+		return err
+	}
+	sess, c, err := m.openSession()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stderr, "Changing the password of %s: first confirm it is you.\n", sess.Email)
+	tok, err := c.reauth(ctx, "Current password")
+	if err != nil {
+		return err
+	}
+	c.c.Token = tok
+	pw, err := m.secret(EnvNewPassword, "New password", true)
+	if err != nil {
+		return err
+	}
+	if err := c.c.ChangePassword(ctx, pw); err != nil {
+		return c.explain("passwd", err)
+	}
+	fmt.Fprintf(m.Stdout, "Password changed for %s. Every other session of your account was signed out:\n"+
+		"sign in there again with the new password.\n", sess.Email)
+	return nil
+}
+
+func cmdAccountEmail(ctx context.Context, m *Main, args []string) error {
+	spec := cmdSpec{name: "account email", synopsis: "NEW", minArgs: 1, maxArgs: 1, about: `
+Changes the e-mail address you sign in with to NEW. It needs a recent
+sign-in: you are asked for your password (and a code) if yours is older than
+five minutes.`}
+	rest, err := m.parse(m.flags(spec.name), spec, args)
+	if err != nil {
+		return err
+	}
+	email := rest[0]
+	if !strings.Contains(email, "@") || strings.ContainsAny(email, " \t\r\n") {
+		return usagef(spec.name, "%q does not look like an e-mail address", email)
+	}
+	sess, c, err := m.openSession()
+	if err != nil {
+		return err
+	}
+	if err := c.c.ChangeEmail(ctx, email); err != nil {
+		if apiclient.IsStatus(err, http.StatusConflict) {
+			return fmt.Errorf("account email: %w: another account uses %s", err, email)
+		}
+		return c.explain("account email", err)
+	}
+	old := sess.Email
+	sess.Email, c.email = email, email
+	if err := m.saveSession(sess); err != nil {
+		return err
+	}
+	if err := m.saveDeviceToken(c.server, sess.AccountID, email, ""); err != nil {
+		fmt.Fprintf(m.Stderr, "porchlight: warning: %v\n", err)
+	}
+	fmt.Fprintf(m.Stdout, "Your account's e-mail address is now %s (was %s): log in with it from now on.\n", email, old)
+	return nil
 }

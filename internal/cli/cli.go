@@ -1,6 +1,11 @@
 // Package cli is the porchlight command, an owner's device: it signs up and
-// logs in, keeps this device's key pair and session in a state directory,
-// claims hubs, and lists, verifies, decrypts and exports recordings.
+// logs in (with an authenticator code or a recovery code when the account has
+// a second factor), keeps this device's key pair, session and device token in
+// a state directory, manages the account's password, factors and sessions
+// (re-authenticating when the service asks for a recent sign-in), shows its
+// notifications, claims hubs, and lists, verifies, decrypts and exports
+// recordings. It talks to the service only over HTTPS, or plain HTTP to this
+// machine, unless told otherwise (--insecure-http).
 //
 // Everything the service returns is checked before use: the household roster
 // chain against the version-1 signer pinned on this device (a substituted,
@@ -30,9 +35,13 @@ import (
 
 // Environment variables read through Main.Env.
 const (
-	EnvHome     = "PORCHLIGHT_HOME"     // state directory; defaults to ~/.config/porchlight
-	EnvServer   = "PORCHLIGHT_SERVER"   // service URL, unless --server is given
-	EnvPassword = "PORCHLIGHT_PASSWORD" // password; otherwise it is prompted for
+	EnvHome         = "PORCHLIGHT_HOME"          // state directory; defaults to ~/.config/porchlight
+	EnvServer       = "PORCHLIGHT_SERVER"        // service URL, unless --server is given
+	EnvPassword     = "PORCHLIGHT_PASSWORD"      // password; otherwise it is prompted for
+	EnvNewPassword  = "PORCHLIGHT_NEW_PASSWORD"  // the new password of `passwd`; otherwise it is prompted for
+	EnvTOTP         = "PORCHLIGHT_TOTP"          // authenticator (or recovery) code at sign-in; otherwise it is prompted for
+	EnvCA           = "PORCHLIGHT_CA"            // PEM file of extra CA certificates to trust, unless --ca is given
+	EnvInsecureHTTP = "PORCHLIGHT_INSECURE_HTTP" // 1: allow plain http:// to a non-loopback service, like --insecure-http
 )
 
 // DefaultServer is the service URL when neither --server, PORCHLIGHT_SERVER
@@ -66,9 +75,12 @@ type Main struct {
 	PollInterval time.Duration
 
 	// Set by Run.
-	serverFlag string         // --server, "" if not given
-	in         *bufio.Reader  // Stdin, buffered once so prompts share it
-	loc        *time.Location // where times are shown and parsed
+	serverFlag   string         // --server, "" if not given
+	caFlag       string         // --ca, "" if not given
+	insecureFlag bool           // --insecure-http
+	in           *bufio.Reader  // Stdin, buffered once so prompts share it
+	loc          *time.Location // where times are shown and parsed
+	httpc        *http.Client   // made from --ca on first use
 }
 
 // command is one entry of `porchlight help`.
@@ -85,7 +97,18 @@ func commands() []command {
 		{"signup", "create an account and household; this device becomes its first owner", cmdSignup},
 		{"login", "log in to your account on this device", cmdLogin},
 		{"logout", "end this device's session", cmdLogout},
-		{"whoami", "show the account, household and device in use", cmdWhoami},
+		{"whoami", "show the account, its factors, the household and the device in use", cmdWhoami},
+		{"passwd", "change your password (signs out every other session)", cmdPasswd},
+		{"account email", "change your account's e-mail address", cmdAccountEmail},
+		{"sessions", "list where your account is signed in", cmdSessions},
+		{"sessions revoke", "sign out one session, or every other one", cmdSessionsRevoke},
+		{"totp add", "add an authenticator app as a second factor", cmdTOTPAdd},
+		{"totp confirm", "activate a new authenticator app with a code from it", cmdTOTPConfirm},
+		{"totp remove", "remove the authenticator app", cmdTOTPRemove},
+		{"recovery-codes", "make a new set of one-time recovery codes", cmdRecoveryCodes},
+		{"passkeys", "list your passkeys", cmdPasskeys},
+		{"passkeys remove", "remove a passkey", cmdPasskeysRemove},
+		{"events", "show your account's notifications (new sign-ins, changes)", cmdEvents},
 		{"hub claim", "add a hub to your household (shows a code and a fingerprint to compare)", cmdHubClaim},
 		{"cameras", "list your cameras", cmdCameras},
 		{"cameras retention", "set how many days a camera's recordings are kept", cmdCamerasRetention},
@@ -173,7 +196,7 @@ func (m *Main) dispatch(ctx context.Context) error {
 	fs := flag.NewFlagSet("porchlight", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	fs.StringVar(&m.serverFlag, "server", "", "")
+	m.globalFlags(fs)
 	if err := fs.Parse(m.Args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			m.printHelp(m.Stdout)
@@ -188,15 +211,27 @@ func (m *Main) dispatch(ctx context.Context) error {
 	}
 	c, rest := lookup(args)
 	if c == nil {
-		if args[0] == "hub" {
+		if subs := subcommands(args[0]); len(subs) > 0 {
+			list := "`porchlight " + strings.Join(subs, "`, `porchlight ") + "`"
 			if len(args) == 1 {
-				return usagef("hub", "missing subcommand: only `porchlight hub claim` exists so far")
+				return usagef(args[0], "missing subcommand: use %s", list)
 			}
-			return usagef("hub", "unknown subcommand %q: only `porchlight hub claim` exists so far", args[1])
+			return usagef(args[0], "unknown subcommand %q: use %s", args[1], list)
 		}
 		return usagef("", "unknown command %q: run `porchlight help` for the list", args[0])
 	}
 	return c.run(ctx, m, rest)
+}
+
+// subcommands lists the commands named "group …".
+func subcommands(group string) []string {
+	var out []string
+	for _, c := range commands() {
+		if strings.HasPrefix(c.name, group+" ") {
+			out = append(out, c.name)
+		}
+	}
+	return out
 }
 
 // lookup finds the command named by the first one or two arguments.
@@ -219,13 +254,15 @@ func lookup(args []string) (*command, []string) {
 
 func (m *Main) printHelp(w io.Writer) {
 	fmt.Fprint(w, "porchlight — the owner's command for Porchlight, end-to-end encrypted home video.\n\n")
-	fmt.Fprint(w, "Usage: porchlight [--server URL] COMMAND [flags] [args]\n\nCommands:\n")
+	fmt.Fprint(w, "Usage: porchlight [--server URL] [--ca FILE] [--insecure-http] COMMAND [flags] [args]\n\nCommands:\n")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun `porchlight COMMAND -h` for a command's flags.\n"+
-		"State is kept in $%s (default ~/.config/porchlight); the password is read from $%s or prompted for.\n",
-		EnvHome, EnvPassword)
+		"State is kept in $%s (default ~/.config/porchlight); the password is read from $%s or prompted for,\n"+
+		"an authenticator or recovery code from $%s or prompted for. Plain http:// is refused for a service\n"+
+		"that is not on this machine unless --insecure-http (or $%s=1) is given.\n",
+		EnvHome, EnvPassword, EnvTOTP, EnvInsecureHTTP)
 }
 
 // cmdSpec describes one command's flags and arguments for parse.
@@ -242,8 +279,16 @@ func (m *Main) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	fs.StringVar(&m.serverFlag, "server", m.serverFlag, "service `URL` (default: $"+EnvServer+", else the server you logged in to, else "+DefaultServer+")")
+	m.globalFlags(fs)
 	return fs
+}
+
+// globalFlags registers the flags every command takes, before or after its
+// name.
+func (m *Main) globalFlags(fs *flag.FlagSet) {
+	fs.StringVar(&m.serverFlag, "server", m.serverFlag, "service `URL` (default: $"+EnvServer+", else the server you logged in to, else "+DefaultServer+")")
+	fs.StringVar(&m.caFlag, "ca", m.caFlag, "also trust the CA certificates in PEM `FILE`, for a service with a private CA (default: $"+EnvCA+")")
+	fs.BoolVar(&m.insecureFlag, "insecure-http", m.insecureFlag, "allow plain http:// to a service that is not on this machine: passwords and tokens cross the network readable ($"+EnvInsecureHTTP+"=1)")
 }
 
 // parse parses a command's flags. -h prints its help to Stdout and returns

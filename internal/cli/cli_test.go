@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -32,12 +33,23 @@ func TestMain(m *testing.M) {
 // startServer starts an in-process porchlightd on a free loopback port and
 // returns its URL; it stops when the function passed to cleanup runs.
 func startServer(dir string, cleanup func(func())) (string, error) {
+	return startServerClock(dir, cleanup, nil)
+}
+
+// startServerClock is startServer with the service's clock (nil: time.Now).
+func startServerClock(dir string, cleanup func(func()), now func() time.Time) (string, error) {
+	return startServerWith(dir, cleanup, func(m *server.Main) { m.Now = now })
+}
+
+// startServerWith is startServer with settings changed by set.
+func startServerWith(dir string, cleanup func(func()), set func(*server.Main)) (string, error) {
 	srv := &server.Main{
 		Listen:  "127.0.0.1:0",
 		DataDir: dir,
 		Stdout:  io.Discard,
 		Logger:  slog.New(slog.DiscardHandler),
 	}
+	set(srv)
 	addr, err := srv.Start(context.Background())
 	if err != nil {
 		return "", err
@@ -46,12 +58,17 @@ func startServer(dir string, cleanup func(func())) (string, error) {
 	return "http://" + addr, nil
 }
 
-// TestScripts runs testdata/*.txtar against a fresh porchlightd each.
+// TestScripts runs testdata/*.txtar against a fresh porchlightd each. The
+// service's clock is the script's (see scriptCmds): it runs with real time
+// plus whatever `advance` added.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir: "testdata",
+		Dir:  "testdata",
+		Cmds: scriptCmds,
 		Setup: func(env *testscript.Env) error {
-			url, err := startServer(filepath.Join(env.WorkDir, ".service"), env.Defer)
+			clk := &clock{}
+			env.Values[clockKey{}] = clk
+			url, err := startServerClock(filepath.Join(env.WorkDir, ".service"), env.Defer, clk.now)
 			if err != nil {
 				return err
 			}

@@ -53,46 +53,6 @@ type epoch struct {
 	err error
 }
 
-// conn is a client of the service with what is needed to explain its errors.
-type conn struct {
-	c      *apiclient.Client
-	server string
-	email  string
-}
-
-func (m *Main) dial(server, token, email string) *conn {
-	c := apiclient.New(server, token)
-	c.HTTP = m.HTTP
-	c.UserAgent = "porchlight-cli"
-	return &conn{c: c, server: server, email: email}
-}
-
-// explain turns an API failure into an error that says what to do.
-func (c *conn) explain(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var ae *apiclient.Error
-	switch {
-	case errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && c.c.Token != "":
-		email := c.email
-		if email == "" {
-			email = "you@example.com"
-		}
-		return fmt.Errorf("%s: your session is no longer valid (it expired or was ended): run `porchlight login --email %s`", op, email)
-	case errors.As(err, &ae):
-		return fmt.Errorf("%s: %w", op, err)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
-	case apiclient.IsRetryable(err):
-		return fmt.Errorf("%s: cannot reach porchlightd at %s (%v): is it running? Use --server URL or set %s", op, c.server, err, EnvServer)
-	default:
-		return fmt.Errorf("%s: %w", op, err)
-	}
-}
-
-// openHousehold loads the session and device key and fetches and verifies
-// the roster. Commands that read the household start here.
 // cameraSegments opens the household, finds the camera by name and lists
 // its verified segments overlapping [from, to]: what recordings and export
 // both start from.
@@ -112,21 +72,27 @@ func (m *Main) cameraSegments(ctx context.Context, name string, from, to time.Ti
 	return h, c, segs, nil
 }
 
+// openHousehold loads the session and device key and fetches and verifies
+// the roster. Commands that read the household start here.
 func (m *Main) openHousehold(ctx context.Context) (*household, error) {
-	sess, err := m.loadSession()
+	sess, c, err := m.openSession()
 	if err != nil {
 		return nil, err
 	}
-	server := m.serverURL(sess)
-	if server != normalizeURL(sess.Server) {
-		return nil, fmt.Errorf("you are logged in to %s, not %s: run `porchlight logout`, then log in to %s with --server", sess.Server, server, server)
+	return m.household(ctx, sess, c)
+}
+
+// household opens the household of a session.
+func (m *Main) household(ctx context.Context, sess *session, c *conn) (*household, error) {
+	if sess.HouseholdID == "" {
+		return nil, fmt.Errorf("%s is a staff account: it has no household, cameras or recordings", sess.Email)
 	}
 	dev, err := m.loadDevice()
 	if err != nil {
 		return nil, err
 	}
 	h := &household{
-		m: m, conn: m.dial(server, sess.Token, sess.Email), sess: sess, dev: dev,
+		m: m, conn: c, sess: sess, dev: dev,
 		epochs: map[string]map[string]*epoch{}, keys: map[string]*age.HybridIdentity{},
 	}
 	if err := h.refreshRoster(ctx); err != nil {

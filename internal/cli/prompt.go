@@ -33,14 +33,20 @@ func (m *Main) readLine() (string, error) {
 // a terminal, else as one line of Stdin. confirm asks twice on a terminal.
 // Passwords are never taken as flags (they would show in ps and history).
 func (m *Main) password(prompt string, confirm bool) (string, error) {
-	if p := m.Env(EnvPassword); p != "" {
+	return m.secret(EnvPassword, prompt, confirm)
+}
+
+// secret returns the environment variable env or prompts for it, as
+// password does.
+func (m *Main) secret(env, prompt string, confirm bool) (string, error) {
+	if p := m.Env(env); p != "" {
 		return p, nil
 	}
 	fd, tty := terminalFd(m.Stdin)
 	if !tty {
 		p, err := m.readLine()
 		if err != nil || p == "" {
-			return "", fmt.Errorf("no password: set %s or type it on standard input", EnvPassword)
+			return "", fmt.Errorf("no password: set %s or type it on standard input", env)
 		}
 		return p, nil
 	}
@@ -71,6 +77,32 @@ func (m *Main) password(prompt string, confirm bool) (string, error) {
 	}
 	return p, nil
 }
+
+// mfaCode returns $PORCHLIGHT_TOTP or asks for a code on Stderr and reads
+// one line of Stdin. Spaces inside it are dropped ("123 456").
+func (m *Main) mfaCode() (string, error) {
+	if v := normalizeCode(m.Env(EnvTOTP)); v != "" {
+		return v, nil
+	}
+	return m.askCode("Authentication code (or a recovery code): ",
+		fmt.Sprintf("no code: type the code your authenticator app shows (or a recovery code), or set %s", EnvTOTP))
+}
+
+// askCode prompts on Stderr and reads a code from Stdin; missing is the
+// error when none comes.
+func (m *Main) askCode(prompt, missing string) (string, error) {
+	fmt.Fprint(m.Stderr, prompt)
+	s, err := m.readLine()
+	if _, tty := terminalFd(m.Stdin); !tty {
+		fmt.Fprintln(m.Stderr)
+	}
+	if s = normalizeCode(s); err != nil || s == "" {
+		return "", errors.New(missing)
+	}
+	return s, nil
+}
+
+func normalizeCode(s string) string { return strings.Join(strings.Fields(s), "") }
 
 // confirm asks a yes/no question on Stderr and reads the answer from Stdin;
 // anything but y or yes (including the end of input) is no.

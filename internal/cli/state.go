@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/porchlight/porchlight/internal/apiclient"
 	"github.com/porchlight/porchlight/internal/keys"
 )
 
@@ -19,10 +22,15 @@ import (
 //	device.key    this device's key pair (keys.Pair): losing it loses access
 //	session.json  server, token, account, household, e-mail
 //	roster.json   the verified roster chain last seen and its pinned root key
+//	devices.json  the service's device token (pld_…) of each account signed
+//	              in here, per server: it keeps this device known (no
+//	              new-device alert; sign-in works while the account is
+//	              under attack). It outlives logout.
 const (
-	deviceKeyFile = "device.key"
-	sessionFile   = "session.json"
-	rosterFile    = "roster.json"
+	deviceKeyFile    = "device.key"
+	sessionFile      = "session.json"
+	rosterFile       = "roster.json"
+	deviceTokensFile = "devices.json"
 )
 
 // stateVersion is the version of session.json and roster.json.
@@ -36,13 +44,29 @@ type session struct {
 	V           int       `json:"v"`
 	Server      string    `json:"server"`
 	Token       string    `json:"token"`
+	SessionID   string    `json:"session_id,omitempty"`
 	AccountID   string    `json:"account_id"`
-	HouseholdID string    `json:"household_id"`
+	HouseholdID string    `json:"household_id"` // empty for staff accounts
+	Role        string    `json:"role,omitempty"`
 	Email       string    `json:"email"`
 	ExpiresAt   time.Time `json:"expires_at,omitzero"`
 	// NeedsRoster is set between signup and the upload of roster version 1,
 	// so an interrupted signup finishes on the next command.
 	NeedsRoster bool `json:"needs_roster,omitempty"`
+}
+
+// deviceTokens is devices.json.
+type deviceTokens struct {
+	V        int           `json:"v"`
+	Accounts []deviceToken `json:"accounts"`
+}
+
+// deviceToken is this device's token for one account on one server.
+type deviceToken struct {
+	Server    string `json:"server"`
+	AccountID string `json:"account_id"`
+	Email     string `json:"email"` // as last known here; the lookup key at login
+	Token     string `json:"token"`
 }
 
 // pinnedRoster is roster.json: the household's chain as last verified here.
@@ -202,10 +226,64 @@ func (m *Main) serverURL(s *session) string {
 	return normalizeURL(u)
 }
 
+// normalizeURL adds a missing scheme (http:// for this machine, https://
+// for any other host) and drops trailing slashes.
 func normalizeURL(u string) string {
 	u = strings.TrimSpace(u)
 	if !strings.Contains(u, "://") {
-		u = "http://" + u
+		scheme := "https://"
+		if p, err := url.Parse("http://" + u); err == nil && apiclient.IsLoopbackHost(p.Hostname()) {
+			scheme = "http://"
+		}
+		u = scheme + u
 	}
 	return strings.TrimRight(u, "/")
+}
+
+// deviceTokenFor returns this device's token for email's account at server,
+// or "".
+func (m *Main) deviceTokenFor(server, email string) string {
+	var d deviceTokens
+	if ok, err := m.readJSON(deviceTokensFile, &d); err != nil || !ok || d.V != stateVersion {
+		return ""
+	}
+	for _, a := range d.Accounts {
+		if a.Server == server && strings.EqualFold(a.Email, email) {
+			return a.Token
+		}
+	}
+	return ""
+}
+
+// saveDeviceToken remembers this device's token for an account (a token of
+// "" keeps the one known, updating the e-mail address).
+func (m *Main) saveDeviceToken(server, accountID, email, token string) error {
+	var d deviceTokens
+	if ok, err := m.readJSON(deviceTokensFile, &d); err != nil || !ok || d.V != stateVersion {
+		d = deviceTokens{}
+	}
+	found := false
+	for i := range d.Accounts {
+		a := &d.Accounts[i]
+		if a.Server != server || a.AccountID != accountID {
+			continue
+		}
+		found = true
+		a.Email = email
+		if token != "" {
+			a.Token = token
+		}
+	}
+	if !found {
+		if token == "" {
+			return nil
+		}
+		// Another account that had this e-mail address here is stale.
+		d.Accounts = slices.DeleteFunc(d.Accounts, func(a deviceToken) bool {
+			return a.Server == server && strings.EqualFold(a.Email, email)
+		})
+		d.Accounts = append(d.Accounts, deviceToken{Server: server, AccountID: accountID, Email: email, Token: token})
+	}
+	d.V = stateVersion
+	return m.writeJSON(deviceTokensFile, &d)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/porchlight/porchlight/internal/api"
 	"github.com/porchlight/porchlight/internal/auth"
@@ -56,7 +57,7 @@ var errorTable = []struct {
 	{store.ErrMissingRefs, http.StatusConflict, "conflict", "the manifest lists objects that are not stored for this camera: upload the listed objects first"},
 	{store.ErrNotFound, http.StatusNotFound, "not_found", "not found"},
 	{store.ErrConflict, http.StatusConflict, "conflict", "the request conflicts with what is stored: re-read and try again"},
-	{auth.ErrWeakPassword, http.StatusBadRequest, "invalid", ""},
+	{auth.ErrWeakPassword, http.StatusBadRequest, api.CodeWeakPassword, ""},
 	{auth.ErrInvalidEmail, http.StatusBadRequest, "invalid", ""},
 	{seal.ErrNotAge, http.StatusBadRequest, "invalid", ""},
 	{seal.ErrRosterChain, http.StatusBadRequest, "invalid", ""},
@@ -71,6 +72,12 @@ var errorTable = []struct {
 func (s *Server) errorBody(err error) (int, api.Error) {
 	body := api.Error{ID: newErrorID()}
 	var he *httpError
+	var rl *rateLimited
+	if errors.As(err, &rl) {
+		body.Code = api.CodeRateLimited
+		body.Message = fmt.Sprintf("too many failed attempts: wait %d seconds, then try again (a device that signed in to this account before is not held back)", int(rl.retry/time.Second))
+		return http.StatusTooManyRequests, body
+	}
 	if errors.As(err, &he) {
 		body.Code, body.Message = he.code, he.msg
 		return he.status, body

@@ -1,14 +1,19 @@
 // Package httpapi holds porchlightd's HTTP handlers: the JSON API of
 // internal/api on the standard net/http.ServeMux (Go 1.22 patterns), used by
-// hubs and clients. Server.Handler returns the whole API; internal/server
-// wires it to a listener, a store.Store and a blob.Store.
+// hubs and clients, and the admin API of the local Unix socket
+// (AdminHandler). Server.Handler returns the whole public API;
+// internal/server wires it to a listener, a store.Store and a blob.Store.
 //
 // Rules every handler follows: ids in paths are checked before they reach a
 // store; bodies are bounded and decoded strictly; every object, camera and
-// claim access is authorised against the store (never a cache); every error
-// response is an api.Error whose id is also in the log line; logs name the
-// route pattern, never the raw path, a token, a code or a secret; every
-// response is Cache-Control: no-store. The service handles ciphertext only:
+// claim access is authorised against the store (never a cache; see
+// authz.go for the roles); every error response is an api.Error whose id is
+// also in the log line; logs name the route pattern, never the raw path, a
+// token, a code, a password, an e-mail address or a secret; every response
+// carries the headers of securityHeaders (no-store, Vary on the credential,
+// no sniffing, framing or referrer). Sessions are bearer tokens or the
+// browser app's cookie (session.go); each session's long-lived connections
+// end the moment it does (events.go). The service handles ciphertext only:
 // this package never decrypts and never imports internal/keys.
 package httpapi
 
@@ -22,10 +27,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/porchlight/porchlight/internal/api"
 	"github.com/porchlight/porchlight/internal/auth"
 	"github.com/porchlight/porchlight/internal/blob"
 	"github.com/porchlight/porchlight/internal/seal"
@@ -69,12 +77,28 @@ type Server struct {
 	// SessionIdle and SessionAbsolute are session lifetimes. They default
 	// to auth.IdleTimeout and auth.AbsoluteTimeout.
 	SessionIdle, SessionAbsolute time.Duration
+	// Limits is the sign-in rate-limit policy; zero fields take
+	// auth.Limits' defaults.
+	Limits auth.Limits
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed. It defaults to none: the peer address counts.
+	TrustedProxies []netip.Prefix
+	// PublicOrigin is the service's origin as browsers see it,
+	// "https://host[:port]": requests signed in by cookie must carry it as
+	// Origin, and passkeys are bound to it. It defaults to the request's
+	// own scheme and host.
+	PublicOrigin string
+	// RPID is the WebAuthn relying party id. It defaults to PublicOrigin's
+	// host name, else "localhost".
+	RPID string
 
-	once    sync.Once
-	mux     *http.ServeMux
-	routes  []string
-	uploads chan struct{}
-	idLocks keyedMutex
+	once          sync.Once
+	mux           *http.ServeMux
+	routes        []string
+	uploads       chan struct{}
+	idLocks       keyedMutex
+	throttleLocks keyedMutex
+	streams       streams
 }
 
 func (s *Server) init() {
@@ -137,17 +161,44 @@ func (s *Server) Routes() []string {
 func (s *Server) register() {
 	s.handle("GET /healthz", s.healthz)
 
+	// Signing in.
 	s.handle("POST /v1/signup", s.signup)
 	s.handle("POST /v1/login", s.login)
+	s.handle("POST /v1/login/mfa", s.loginMFA)
+	s.handle("POST /v1/login/passkey/begin", s.passkeyLoginBegin)
+	s.handle("POST /v1/login/passkey/finish", s.passkeyLoginFinish)
+	s.handle("POST /v1/reauth", s.user(s.reauth))
 	s.handle("POST /v1/logout", s.user(s.logout))
+
+	// The account itself: any signed-in account, staff included.
 	s.handle("GET /v1/me", s.user(s.me))
+	s.handle("PATCH /v1/me", s.user(s.changeEmail))
+	s.handle("POST /v1/me/password", s.user(s.changePassword))
+	s.handle("POST /v1/me/totp", s.user(s.totpSetup))
+	s.handle("POST /v1/me/totp/confirm", s.user(s.totpConfirm))
+	s.handle("DELETE /v1/me/totp", s.user(s.totpDelete))
+	s.handle("POST /v1/me/recovery-codes", s.user(s.newRecoveryCodes))
+	s.handle("GET /v1/me/passkeys", s.user(s.passkeys))
+	s.handle("POST /v1/me/passkeys/begin", s.user(s.passkeyRegisterBegin))
+	s.handle("POST /v1/me/passkeys/finish", s.user(s.passkeyRegisterFinish))
+	s.handle("DELETE /v1/me/passkeys/{id}", s.user(s.deletePasskey))
+	s.handle("GET /v1/sessions", s.user(s.sessions))
+	s.handle("DELETE /v1/sessions/{id}", s.user(s.revokeSession))
+	s.handle("POST /v1/sessions/revoke-others", s.user(s.revokeOthers))
+	s.handle("GET /v1/notifications", s.user(s.notifications))
+	s.handle("GET /v1/events", s.user(s.events))
 
-	s.handle("GET /v1/roster", s.user(s.getRoster))
-	s.handle("POST /v1/roster", s.user(s.appendRoster))
+	// Staff.
+	s.handle("GET /v1/ops/overview", s.staffOnly(api.RoleOperator, s.opsOverview))
 
-	s.handle("POST /v1/claims", s.user(s.createClaim))
-	s.handle("GET /v1/claims/{code}", s.user(s.claimStatus))
-	s.handle("POST /v1/claims/{code}/confirm", s.user(s.confirmClaim))
+	// A household's data: customers only, each object checked against the
+	// caller's household in the store.
+	s.handle("GET /v1/roster", s.customer(s.getRoster))
+	s.handle("POST /v1/roster", s.customer(s.fresh(s.appendRoster)))
+
+	s.handle("POST /v1/claims", s.customer(s.createClaim))
+	s.handle("GET /v1/claims/{code}", s.customer(s.claimStatus))
+	s.handle("POST /v1/claims/{code}/confirm", s.customer(s.fresh(s.confirmClaim)))
 
 	s.handle("POST /v1/hub/claim", s.presentHub)
 	s.handle("POST /v1/hub/claim/poll", s.pollHub)
@@ -156,11 +207,11 @@ func (s *Server) register() {
 	s.handle("PUT /v1/hub/epochs/{id}", s.hub(s.putEpoch))
 	s.handle("PUT /v1/hub/objects/{id}", s.hub(s.putObject))
 
-	s.handle("GET /v1/cameras", s.user(s.cameras))
-	s.handle("PATCH /v1/cameras/{id}", s.user(s.updateCamera))
-	s.handle("GET /v1/cameras/{id}/epochs", s.user(s.epochs))
-	s.handle("GET /v1/cameras/{id}/manifests", s.user(s.manifests))
-	s.handle("GET /v1/objects/{id}", s.user(s.object))
+	s.handle("GET /v1/cameras", s.customer(s.cameras))
+	s.handle("PATCH /v1/cameras/{id}", s.customer(s.updateCamera))
+	s.handle("GET /v1/cameras/{id}/epochs", s.customer(s.epochs))
+	s.handle("GET /v1/cameras/{id}/manifests", s.customer(s.manifests))
+	s.handle("GET /v1/objects/{id}", s.customer(s.object))
 }
 
 // handlerFunc is a handler that reports failure as an error; wrap turns it
@@ -214,16 +265,18 @@ func (s *Server) wrap(pattern string, h handlerFunc) http.Handler {
 		start := time.Now()
 		la := &logAttrs{}
 		r = r.WithContext(context.WithValue(r.Context(), logKey{}, la))
-		hdr := w.Header()
-		hdr.Set("Cache-Control", "no-store")
-		hdr.Set("X-Content-Type-Options", "nosniff")
+		securityHeaders(w.Header())
 		sw := &statusWriter{ResponseWriter: w}
 		err := h(sw, r)
 		attrs := []any{"method", r.Method, "route", pattern}
 		if err != nil {
 			status, body := s.errorBody(err)
-			attrs = append(attrs, "status", status, "error_id", body.ID, "err", err.Error())
+			attrs = append(attrs, "status", status, "error_id", body.ID, "err", logText(err))
 			if sw.status == 0 {
+				var rl *rateLimited
+				if errors.As(err, &rl) {
+					sw.Header().Set("Retry-After", strconv.Itoa(int(rl.retry/time.Second)))
+				}
 				writeJSON(sw, status, body)
 			}
 			level := slog.LevelInfo
@@ -242,6 +295,28 @@ func (s *Server) wrap(pattern string, h handlerFunc) http.Handler {
 			s.Logger.DebugContext(r.Context(), "request", attrs...)
 		}
 	})
+}
+
+// logText is an error as the log shows it. A refused password's
+// explanation may quote words of the password: the log says only that it
+// was refused.
+func logText(err error) string {
+	if errors.Is(err, auth.ErrWeakPassword) {
+		return auth.ErrWeakPassword.Error()
+	}
+	return err.Error()
+}
+
+// securityHeaders sets the headers every response carries: nothing is
+// cached (responses depend on the credential), sniffed, framed or given a
+// referrer.
+func securityHeaders(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Vary", "Authorization, Cookie")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "frame-ancestors 'none'")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -32,12 +32,13 @@ func TestAccountsAndSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(&api.Me{AccountID: me.AccountID, Email: o.email, HouseholdID: o.household, Role: "owner"}, me); diff != "" {
+	want := &api.Me{AccountID: me.AccountID, Email: o.email, HouseholdID: o.household, Role: "owner", SessionID: me.SessionID, AuthAt: me.AuthAt}
+	if diff := cmp.Diff(want, me); diff != "" || me.SessionID == "" || me.AuthAt.IsZero() {
 		t.Errorf("Me (-want +got):\n%s", diff)
 	}
 
 	// Signup refusals.
-	_, err = anon.Signup(ctx, api.SignupRequest{Email: strings.ToUpper(o.email), Password: "another fine password"})
+	_, err = anon.Signup(ctx, api.SignupRequest{Email: strings.ToUpper(o.email), Password: "quartz lantern mosaic river"})
 	wantStatus(t, err, http.StatusConflict, "signup with a taken e-mail (other case)")
 	_, err = anon.Signup(ctx, api.SignupRequest{Email: "new@example.org", Password: "short"})
 	wantStatus(t, err, http.StatusBadRequest, "short password")
@@ -69,7 +70,7 @@ func TestAccountsAndSessions(t *testing.T) {
 	}
 	_, err = o.c.Me(ctx)
 	wantStatus(t, err, http.StatusUnauthorized, "old token after logout")
-	if _, err := e.client(s2.Token).Me(ctx); err != nil {
+	if _, err := e.client(s2.Session.Token).Me(ctx); err != nil {
 		t.Errorf("other session ended too: %v", err)
 	}
 
@@ -83,7 +84,7 @@ func TestAccountsAndSessions(t *testing.T) {
 
 	// Idle timeout: a week unused ends the session.
 	e.clock.Advance(8 * 24 * time.Hour)
-	_, err = e.client(s2.Token).Me(ctx)
+	_, err = e.client(s2.Session.Token).Me(ctx)
 	wantStatus(t, err, http.StatusUnauthorized, "session idle for 8 days")
 }
 
@@ -588,7 +589,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 		t.Fatalf("no request log lines captured:\n%s", logs)
 	}
 	secrets := map[string]string{
-		"password": o.password, "session token": o.token, "second session token": login.Token,
+		"password": o.password, "session token": o.token, "second session token": login.Session.Token,
 		"hub token": p.Token, "claim code": code.Code, "claim code (bare)": strings.ReplaceAll(code.Code, "-", ""),
 		"hub secret": secret, "e-mail": o.email,
 	}

@@ -291,21 +291,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, kind string) 
 
 // --- owner: cameras, epochs, manifests, objects ---
 
-// ownCamera loads the camera in the path and checks it is the caller's.
-// Another household's camera is reported exactly like a missing one.
+// ownCamera loads the camera in the path for a route that changes it: the
+// owner's only. Another household's camera is reported exactly like a
+// missing one (see authz.go for members).
 func (s *Server) ownCamera(r *http.Request, c *caller) (store.Camera, error) {
-	id, err := pathID(r, "id")
-	if err != nil {
-		return store.Camera{}, err
-	}
-	cam, err := s.Store.Camera(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && cam.HouseholdID != c.household {
-		return store.Camera{}, errNotFound("no such camera")
-	}
-	if err == nil {
-		addLog(r, "camera", id)
-	}
-	return cam, err
+	return s.loadCamera(r, c, false)
 }
 
 func apiCamera(c store.Camera) api.Camera {
@@ -350,7 +340,7 @@ func (s *Server) updateCamera(w http.ResponseWriter, r *http.Request, c *caller)
 }
 
 func (s *Server) epochs(w http.ResponseWriter, r *http.Request, c *caller) error {
-	cam, err := s.ownCamera(r, c)
+	cam, err := s.viewCamera(r, c)
 	if err != nil {
 		return err
 	}
@@ -379,7 +369,7 @@ func queryTime(q url.Values, name string) (time.Time, error) {
 }
 
 func (s *Server) manifests(w http.ResponseWriter, r *http.Request, c *caller) error {
-	cam, err := s.ownCamera(r, c)
+	cam, err := s.viewCamera(r, c)
 	if err != nil {
 		return err
 	}
@@ -441,22 +431,29 @@ func (s *Server) readBlob(ctx context.Context, id string, limit int64) ([]byte, 
 }
 
 // object streams an object's ciphertext after checking, in the store, that
-// it belongs to the caller's household.
+// the caller may view its camera.
 func (s *Server) object(w http.ResponseWriter, r *http.Request, c *caller) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
+	notFound := errNotFound("no such object")
 	o, err := s.Store.Object(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && o.HouseholdID != c.household {
-		return errNotFound("no such object")
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound
 	}
 	if err != nil {
 		return err
 	}
 	cam, err := s.Store.Camera(r.Context(), o.CameraID)
-	if err != nil || cam.HouseholdID != c.household {
-		return errNotFound("no such object")
+	if errors.Is(err, store.ErrNotFound) || err == nil && cam.HouseholdID != o.HouseholdID {
+		return notFound
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.cameraAccess(r, c, cam, true, notFound); err != nil {
+		return err
 	}
 	addLog(r, "object", id)
 	rc, size, err := s.Blobs.Get(r.Context(), id)

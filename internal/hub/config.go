@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dustin/go-humanize"
+	"github.com/porchlight/porchlight/internal/apiclient"
 	"github.com/porchlight/porchlight/internal/conf"
 )
 
@@ -101,6 +103,13 @@ type Main struct {
 	// RosterInterval is how often the roster is fetched. It defaults to
 	// 30 s.
 	RosterInterval time.Duration `toml:"roster_interval"`
+	// CAFile names a PEM file of CA certificates trusted, besides the
+	// system's, for Server's HTTPS certificate (a private CA). It defaults
+	// to "" (system roots only).
+	CAFile string `toml:"ca_file"`
+	// InsecureHTTP allows an http:// Server that is not this machine. It
+	// defaults to false: the hub token would cross the network readable.
+	InsecureHTTP bool `toml:"insecure_http"`
 
 	// Logger receives the hub's logs. It defaults to slog.Default().
 	Logger *slog.Logger `toml:"-"`
@@ -192,10 +201,24 @@ func (c *cameraFlags) Set(v string) error {
 	return nil
 }
 
+// Environment variables Parse reads.
+const (
+	// EnvCA is the ca_file setting.
+	EnvCA = "PORCHLIGHT_CA"
+	// EnvInsecureHTTP is the insecure_http setting ("1" or "true").
+	EnvInsecureHTTP = "PORCHLIGHT_INSECURE_HTTP"
+)
+
 // Parse builds a Main from command-line arguments: defaults, then the file
-// named by --config (if any), then the other flags, then Validate. errOut
-// receives usage text.
+// named by --config (if any), then the environment (EnvCA,
+// EnvInsecureHTTP), then the other flags, then Validate. errOut receives
+// usage text.
 func Parse(args []string, errOut io.Writer) (Main, error) {
+	return ParseEnv(args, errOut, os.Getenv)
+}
+
+// ParseEnv is Parse with the environment read through getenv.
+func ParseEnv(args []string, errOut io.Writer, getenv func(string) string) (Main, error) {
 	fs := flag.NewFlagSet("porchlight-hub", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	config := fs.String("config", "", "TOML config file (see docs/porchlight-hub.sample.toml)")
@@ -204,6 +227,9 @@ func Parse(args []string, errOut io.Writer) (Main, error) {
 	claim := fs.String("claim", "", "claim code from `porchlight hub claim`")
 	name := fs.String("name", "", "hub name shown while claiming (default: host name)")
 	transport := fs.String("transport", "", "RTSP transport: tcp, udp or auto (default auto)")
+	ca := fs.String("ca", "", "PEM `file` of CA certificates to trust for the server's HTTPS certificate")
+	var insecure optionalBool
+	fs.Var(&insecure, "insecure-http", "allow a plain http:// server that is not this machine (the hub token crosses the network readable)")
 	var cams cameraFlags
 	fs.Var(&cams, "camera", "camera to record, NAME=rtsp://… (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -218,13 +244,26 @@ func Parse(args []string, errOut io.Writer) (Main, error) {
 			return Main{}, err
 		}
 	}
+	if v := getenv(EnvCA); v != "" {
+		m.CAFile = v
+	}
+	if v := getenv(EnvInsecureHTTP); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return Main{}, fmt.Errorf("%s: %q is not true or false", EnvInsecureHTTP, v)
+		}
+		m.InsecureHTTP = b
+	}
 	for _, f := range []struct {
 		dst *string
 		v   string
-	}{{&m.Server, *server}, {&m.DataDir, *data}, {&m.Claim, *claim}, {&m.Name, *name}, {&m.Transport, *transport}} {
+	}{{&m.Server, *server}, {&m.DataDir, *data}, {&m.Claim, *claim}, {&m.Name, *name}, {&m.Transport, *transport}, {&m.CAFile, *ca}} {
 		if f.v != "" {
 			*f.dst = f.v
 		}
+	}
+	if insecure.set {
+		m.InsecureHTTP = insecure.v
 	}
 	m.Cameras = append(m.Cameras, cams...)
 	m.setDefaults()
@@ -243,6 +282,8 @@ func (m *Main) Validate() error {
 		add("server: missing: set server in the config file or pass --server URL")
 	} else if u, err := url.Parse(m.Server); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		add("server: %q is not an http:// or https:// URL", m.Server)
+	} else if err := apiclient.CheckBaseURL(m.Server, m.InsecureHTTP); err != nil {
+		add("server: %w (insecure_http = true in the config file, or %s=1)", err, EnvInsecureHTTP)
 	}
 	if m.DataDir == "" {
 		add("data: missing: set data in the config file or pass --data DIR")
@@ -289,6 +330,22 @@ func (m *Main) Validate() error {
 		add("claim: %q does not look like a claim code (like ABCD-EFGH-JKMN)", m.Claim)
 	}
 	return errors.Join(errs...)
+}
+
+// optionalBool is a boolean flag that remembers whether it was given, so
+// an absent flag does not override the file or the environment.
+type optionalBool struct{ v, set bool }
+
+func (b *optionalBool) String() string   { return strconv.FormatBool(b.v) }
+func (b *optionalBool) IsBoolFlag() bool { return true }
+
+func (b *optionalBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	b.v, b.set = v, true
+	return nil
 }
 
 func validTransport(t string) bool { return t == "tcp" || t == "udp" || t == "auto" }

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,6 +94,14 @@ func TestValidate(t *testing.T) {
 		{"spool", func(m *Main) { m.SpoolMax = 1 << 20 }, "spool_max: 1.0 MiB is too small (at least 64 MiB)"},
 		{"roster interval", func(m *Main) { m.RosterInterval = time.Millisecond }, "roster_interval: 1ms is too short (at least 1s)"},
 		{"claim", func(m *Main) { m.Claim = "no spaces!" }, `claim: "no spaces!" does not look like a claim code`},
+		{"https server", func(m *Main) { m.Server = "https://cams.example.org" }, ""},
+		{"http to localhost", func(m *Main) { m.Server = "http://localhost:8080" }, ""},
+		{"http to ::1", func(m *Main) { m.Server = "http://[::1]:8080" }, ""},
+		{"plain http to the network", func(m *Main) { m.Server = "http://192.168.1.5:8080" },
+			`server: server URL "http://192.168.1.5:8080" uses plain HTTP to 192.168.1.5, which is not this machine`},
+		{"plain http says what to do", func(m *Main) { m.Server = "http://cams.example.org" },
+			"use https:// (pass --ca FILE if the service has a private CA), or pass --insecure-http only if that network is trusted (insecure_http = true in the config file, or PORCHLIGHT_INSECURE_HTTP=1)"},
+		{"insecure http allowed", func(m *Main) { m.Server, m.InsecureHTTP = "http://192.168.1.5:8080", true }, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := ok()
@@ -111,5 +120,60 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("error leaks a camera password: %v", err)
 			}
 		})
+	}
+}
+
+func TestParseTransportSettings(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "hub.toml")
+	os.WriteFile(file, []byte("server = \"http://10.0.0.2:8080\"\ninsecure_http = true\nca_file = \"/from/file.pem\"\n"), 0o600)
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		ca       string
+		insecure bool
+		wantErr  string
+	}{
+		{"file", []string{"--config", file}, nil, "/from/file.pem", true, ""},
+		{"env beats file", []string{"--config", file}, map[string]string{"PORCHLIGHT_CA": "/from/env.pem"}, "/from/env.pem", true, ""},
+		{"flag beats env", []string{"--config", file, "--ca", "/from/flag.pem"}, map[string]string{"PORCHLIGHT_CA": "/from/env.pem"}, "/from/flag.pem", true, ""},
+		{"env turns insecure off", []string{"--config", file}, map[string]string{"PORCHLIGHT_INSECURE_HTTP": "false"}, "", false,
+			`uses plain HTTP to 10.0.0.2, which is not this machine`},
+		{"flag turns insecure off", []string{"--config", file, "--insecure-http=false"}, nil, "", false,
+			"pass --insecure-http only if that network is trusted"},
+		{"flag turns insecure on", []string{"--server", "http://10.0.0.2:8080", "--insecure-http"}, nil, "", true, ""},
+		{"env turns insecure on", []string{"--server", "http://10.0.0.2:8080"}, map[string]string{"PORCHLIGHT_INSECURE_HTTP": "1"}, "", true, ""},
+		{"bad env bool", []string{"--server", "https://x.example"}, map[string]string{"PORCHLIGHT_INSECURE_HTTP": "maybe"}, "", false,
+			`PORCHLIGHT_INSECURE_HTTP: "maybe" is not true or false`},
+		{"refused without", []string{"--server", "http://10.0.0.2:8080"}, nil, "", false, "use https://"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := ParseEnv(tc.args, io.Discard, func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.CAFile != tc.ca || m.InsecureHTTP != tc.insecure {
+				t.Errorf("ca_file %q insecure_http %v, want %q %v", m.CAFile, m.InsecureHTTP, tc.ca, tc.insecure)
+			}
+		})
+	}
+}
+
+// TestStartRefusesBadCAFile: a ca_file that holds no certificate stops the
+// hub before it contacts the service, saying which setting is wrong.
+func TestStartRefusesBadCAFile(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	os.WriteFile(ca, []byte("not a certificate"), 0o600)
+	m := Main{Server: "https://cams.example.org", DataDir: filepath.Join(dir, "data"), CAFile: ca, Out: io.Discard, Logger: slog.New(slog.DiscardHandler)}
+	_, err := m.Start(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "ca_file: CA file "+ca+": no PEM certificate found") {
+		t.Fatalf("Start: %v", err)
 	}
 }

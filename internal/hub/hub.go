@@ -145,6 +145,11 @@ func (m Main) Start(ctx context.Context) (*Hub, error) {
 	svc := m.service
 	client := apiclient.New(m.Server, "")
 	client.UserAgent = "porchlight-hub"
+	if m.CAFile != "" {
+		if client.HTTP, err = apiclient.NewHTTPClient(m.CAFile); err != nil {
+			return nil, fmt.Errorf("ca_file: %w", err)
+		}
+	}
 	if svc == nil {
 		svc = client
 	}

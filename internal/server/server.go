@@ -1,8 +1,11 @@
 // Package server wires porchlightd together: configuration (defaults, then
 // a TOML file, then PORCHLIGHT_* environment variables, then Validate), the
-// data directory (porchlight.db + blobs/), the HTTP API of internal/httpapi,
-// the retention loop, and graceful shutdown. Main is the whole program as a
-// type: cmd/porchlightd runs it, tests Start it on 127.0.0.1:0 in-process.
+// data directory (porchlight.db + blobs/), HTTPS (certificate files or
+// ACME; plain HTTP only on loopback unless allowed), the HTTP API of
+// internal/httpapi, the local admin socket and its client (`porchlightd
+// admin`, the staff bootstrap), the retention loop, and graceful shutdown.
+// Main is the whole program as a type: cmd/porchlightd runs it, tests Start
+// it on 127.0.0.1:0 in-process.
 //
 // The service handles ciphertext only; this package must never import
 // internal/keys.
@@ -13,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/porchlight/porchlight/internal/auth"
 	"github.com/porchlight/porchlight/internal/blob"
@@ -58,6 +64,61 @@ type Main struct {
 	// LogFormat is text or json. It defaults to text.
 	LogFormat string `toml:"log_format"`
 
+	// PublicURL is the origin clients reach the service at,
+	// "https://host[:port]" with no path: cookie sessions must send it as
+	// their Origin and passkeys are bound to it. It defaults to "": derived
+	// from the first of AcmeDomains, else the certificate's first name,
+	// else Listen's host, with https when TLS is on (see PublicOrigin).
+	PublicURL string `toml:"public_url"`
+	// TLSCert and TLSKey name PEM files: the certificate chain and its
+	// private key. When set, Listen serves HTTPS (TLS 1.2 at least) and the
+	// pair is reloaded when either file changes (checked at most once a
+	// minute, on a new connection). They default to "".
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+	// ACMEDomains, when set, make Listen serve HTTPS with certificates for
+	// these names obtained and renewed with ACME (TLS-ALPN-01 on Listen,
+	// which the CA must reach on port 443). It defaults to none.
+	ACMEDomains []string `toml:"acme_domains"`
+	// ACMEEmail is the contact address given to the ACME CA (expiry
+	// notices). It defaults to "" (none).
+	ACMEEmail string `toml:"acme_email"`
+	// ACMECacheDir holds the ACME account key and the certificates. It
+	// defaults to "" for DataDir/acme, created with mode 0700.
+	ACMECacheDir string `toml:"acme_cache_dir"`
+	// ACMEDirectoryURL is the ACME CA's directory. It defaults to Let's
+	// Encrypt's production directory.
+	ACMEDirectoryURL string `toml:"acme_directory_url"`
+	// ACMEHTTPListen, e.g. ":80", serves ACME HTTP-01 challenges and
+	// redirects every other request to HTTPS. It defaults to "" (off).
+	ACMEHTTPListen string `toml:"acme_http_listen"`
+	// AllowPlainHTTP allows plain HTTP on a Listen address other than
+	// loopback (behind a TLS-terminating proxy on a trusted network). It
+	// defaults to false.
+	AllowPlainHTTP bool `toml:"allow_plain_http"`
+	// TrustedProxies lists the addresses or CIDR prefixes of reverse
+	// proxies whose X-Forwarded-For is believed (for rate limits and the
+	// session list). It defaults to none.
+	TrustedProxies []string `toml:"trusted_proxies"`
+	// SessionIdle ends a session unused for this long; SessionAbsolute
+	// ends it this long after sign-in. They default to 168h and 720h.
+	SessionIdle     time.Duration `toml:"session_idle"`
+	SessionAbsolute time.Duration `toml:"session_absolute"`
+	// WebAuthnRPID is the passkey relying-party id. It defaults to "" for
+	// PublicURL's host.
+	WebAuthnRPID string `toml:"webauthn_rp_id"`
+	// AdminSocket is the Unix socket of `porchlightd admin`. It defaults to
+	// "" for DataDir/admin.sock; its directory is made 0700, the socket
+	// 0600, and only root and porchlightd's own user may connect.
+	AdminSocket string `toml:"admin_socket"`
+	// LoginLimits is the sign-in rate-limit policy ([login_limits] table).
+	// Each field defaults to auth.Limits' default.
+	LoginLimits LoginLimits `toml:"login_limits"`
+
+	// ACMEHTTPClient, if set, is the HTTP client used to reach the ACME
+	// CA (a private CA with its own roots; tests). It defaults to
+	// http.DefaultClient's behaviour.
+	ACMEHTTPClient *http.Client `toml:"-"`
 	// Logger, if set, replaces the logger built from LogLevel and
 	// LogFormat (on stderr).
 	Logger *slog.Logger `toml:"-"`
@@ -73,16 +134,20 @@ type Main struct {
 
 // running is what Start builds and Close tears down.
 type running struct {
-	store  store.Store
-	blobs  blob.Store
-	api    *httpapi.Server
-	http   *http.Server
-	ln     net.Listener
-	addr   string
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	served chan error // the Serve result
-	closed bool
+	store    store.Store
+	blobs    blob.Store
+	api      *httpapi.Server
+	http     *http.Server
+	acmeHTTP *http.Server // acme_http_listen; nil if off
+	acmeAddr string       // its address
+	admin    *http.Server // the admin socket
+	ln       net.Listener
+	addr     string
+	origin   string // the public origin
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	served   chan error // the Serve result of http
+	closed   bool
 }
 
 // Defaults returns a Main with every configuration field at its default.
@@ -96,6 +161,10 @@ func Defaults() Main {
 		ShutdownTimeout:   10 * time.Second,
 		LogLevel:          "info",
 		LogFormat:         "text",
+		ACMEDirectoryURL:  autocert.DefaultACMEDirectory,
+		SessionIdle:       auth.IdleTimeout,
+		SessionAbsolute:   auth.AbsoluteTimeout,
+		LoginLimits:       limitsConfig(auth.Limits{}.WithDefaults()),
 	}
 }
 
@@ -122,6 +191,16 @@ func (m *Main) setDefaults() {
 	if m.LogFormat == "" {
 		m.LogFormat = d.LogFormat
 	}
+	if m.ACMEDirectoryURL == "" {
+		m.ACMEDirectoryURL = d.ACMEDirectoryURL
+	}
+	if m.SessionIdle == 0 {
+		m.SessionIdle = d.SessionIdle
+	}
+	if m.SessionAbsolute == 0 {
+		m.SessionAbsolute = d.SessionAbsolute
+	}
+	m.LoginLimits = m.LoginLimits.withDefaults()
 	if m.Stdout == nil {
 		m.Stdout = os.Stdout
 	}
@@ -177,17 +256,21 @@ func (m *Main) Start(ctx context.Context) (addr string, err error) {
 	if err := os.MkdirAll(m.DataDir, 0o700); err != nil {
 		return "", fmt.Errorf("create data dir: %w", err)
 	}
+	tlsSet, err := m.setupTLS()
+	if err != nil {
+		return "", err
+	}
 	st, err := m.openStore(ctx)
 	if err != nil {
 		return "", err
 	}
+	r := &running{store: st, served: make(chan error, 1)}
 	defer func() {
 		if err != nil {
-			st.Close()
+			r.abort()
 		}
 	}()
-	blobs, err := diskblob.Open(filepath.Join(m.DataDir, "blobs"))
-	if err != nil {
+	if r.blobs, err = diskblob.Open(filepath.Join(m.DataDir, "blobs")); err != nil {
 		return "", err
 	}
 	// Before serving, no upload is in flight: any blob without a metadata
@@ -197,7 +280,7 @@ func (m *Main) Start(ctx context.Context) (addr string, err error) {
 	// stop is missing.
 	marker := filepath.Join(m.DataDir, cleanStopMarker)
 	if err := os.Remove(marker); errors.Is(err, os.ErrNotExist) {
-		if n, err := sweepOrphans(ctx, st, blobs); err != nil {
+		if n, err := sweepOrphans(ctx, st, r.blobs); err != nil {
 			return "", fmt.Errorf("sweep orphan blobs: %w", err)
 		} else if n > 0 {
 			m.Logger.InfoContext(ctx, "removed orphan blobs left by an interrupted upload", "count", n)
@@ -205,28 +288,104 @@ func (m *Main) Start(ctx context.Context) (addr string, err error) {
 	} else if err != nil {
 		return "", fmt.Errorf("remove the clean-stop marker: %w", err)
 	}
-	ln, err := net.Listen("tcp", m.Listen)
+	adminLn, err := listenAdmin(m.adminSocketPath(), m.AdminSocket == "", m.Logger)
 	if err != nil {
+		return "", err
+	}
+	r.admin = &http.Server{ReadHeaderTimeout: 10 * time.Second, ErrorLog: m.errorLog()}
+	adminServe := func() { r.admin.Serve(adminLn) }
+	defer func() {
+		if err != nil {
+			adminLn.Close()
+		}
+	}()
+	if r.ln, err = net.Listen("tcp", m.Listen); err != nil {
 		return "", fmt.Errorf("listen: %w", err)
 	}
-	r := &running{store: st, blobs: blobs, ln: ln, addr: ln.Addr().String(), served: make(chan error, 1)}
-	r.api = &httpapi.Server{Store: st, Blobs: blobs, Logger: m.Logger, Now: m.Now, MaxUploads: m.MaxUploads}
+	r.addr = r.ln.Addr().String()
+	r.origin = m.publicOrigin(r.addr, tlsSet)
+	if r.origin == "" {
+		m.Logger.WarnContext(ctx, "set public_url to the address clients use (https://host): cookie and passkey sign-in need it behind a proxy")
+	}
+	r.api = &httpapi.Server{
+		Store: st, Blobs: r.blobs, Logger: m.Logger, Now: m.Now, MaxUploads: m.MaxUploads,
+		SessionIdle: m.SessionIdle, SessionAbsolute: m.SessionAbsolute,
+		Limits: m.LoginLimits.Limits(), TrustedProxies: m.trustedProxies(),
+		PublicOrigin: r.origin, RPID: m.WebAuthnRPID,
+	}
+	r.admin.Handler = r.api.AdminHandler()
 	r.http = &http.Server{
 		Handler:           r.api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+		ErrorLog:          m.errorLog(),
 	}
+	// Event streams never go idle; end them when shutdown starts so it does
+	// not wait out its timeout (and the clean-stop marker gets written).
+	r.http.RegisterOnShutdown(r.api.CloseStreams)
+	var acmeServe func()
+	if m.ACMEHTTPListen != "" {
+		ln, err := net.Listen("tcp", m.ACMEHTTPListen)
+		if err != nil {
+			return "", fmt.Errorf("acme_http_listen: %w", err)
+		}
+		r.acmeAddr = ln.Addr().String()
+		r.acmeHTTP = &http.Server{
+			Handler:           tlsSet.acme.HTTPHandler(redirectToHTTPS(r.origin)),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          m.errorLog(),
+		}
+		acmeServe = func() { r.acmeHTTP.Serve(ln) }
+	}
+
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r.cancel = cancel
 	m.run = r
-	go func() { r.served <- r.http.Serve(ln) }()
+	scheme := "http"
+	if tlsSet != nil {
+		scheme = "https"
+		r.http.TLSConfig = tlsSet.config
+		go func() { r.served <- r.http.ServeTLS(r.ln, "", "") }()
+	} else {
+		go func() { r.served <- r.http.Serve(r.ln) }()
+	}
+	go adminServe()
+	if acmeServe != nil {
+		go acmeServe()
+	}
 	r.wg.Go(func() { m.retentionLoop(bg) })
-	fmt.Fprintf(m.Stdout, "porchlightd: listening on http://%s\n", r.addr)
-	m.Logger.InfoContext(ctx, "porchlightd started", "addr", r.addr, "data", m.DataDir)
+	fmt.Fprintf(m.Stdout, "porchlightd: listening on %s://%s\n", scheme, r.addr)
+	m.Logger.InfoContext(ctx, "porchlightd started", "addr", r.addr, "scheme", scheme, "public_url", r.origin,
+		"data", m.DataDir, "admin_socket", m.adminSocketPath())
 	return r.addr, nil
 }
+
+// abort undoes a Start that failed half-way.
+func (r *running) abort() {
+	if r.ln != nil {
+		r.ln.Close()
+	}
+	r.store.Close()
+}
+
+func (m *Main) errorLog() *log.Logger {
+	return slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)
+}
+
+// PublicOrigin returns the origin clients use (public_url, or the one
+// derived from Listen and TLS), or "" before Start.
+func (m *Main) PublicOrigin() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.run == nil {
+		return ""
+	}
+	return m.run.origin
+}
+
+// AdminSocketPath returns the path of the admin Unix socket.
+func (m *Main) AdminSocketPath() string { return m.adminSocketPath() }
 
 // Addr returns the address served, or "" before Start.
 func (m *Main) Addr() string {
@@ -257,6 +416,15 @@ func (m *Main) Close() error {
 	if err := r.http.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))
 		_ = r.http.Close()
+	}
+	for _, srv := range []*http.Server{r.acmeHTTP, r.admin} {
+		if srv == nil {
+			continue
+		}
+		if err := srv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+			_ = srv.Close()
+		}
 	}
 	r.cancel()
 	r.wg.Wait()
@@ -324,8 +492,9 @@ const retentionBatch = 500
 // limit, it deletes the objects that fall out of it (manifests older than
 // the limit, the objects they list, and unlisted objects older than it):
 // metadata first, then blobs, so a crash leaves at worst orphan blobs that
-// the next start sweeps. It also drops expired sessions and claims, and
-// returns how many objects it deleted. Start must have been called.
+// the next start sweeps. It also drops expired sessions, claims and
+// sign-in ceremonies and spent rate-limit state, and returns how many
+// objects it deleted. Start must have been called.
 func (m *Main) Retain(ctx context.Context) (int, error) {
 	m.mu.Lock()
 	r := m.run
@@ -364,11 +533,19 @@ func (m *Main) Retain(ctx context.Context) (int, error) {
 			deleted += len(ids)
 		}
 	}
-	if _, err := r.store.DeleteSessionsBefore(ctx, now, now.Add(-auth.IdleTimeout)); err != nil {
-		return deleted, err
+	if _, err := r.store.DeleteSessionsBefore(ctx, now, now.Add(-m.SessionIdle)); err != nil {
+		return deleted, fmt.Errorf("delete expired sessions: %w", err)
 	}
 	if _, err := r.store.DeleteClaimsBefore(ctx, now.Add(-time.Hour)); err != nil {
-		return deleted, err
+		return deleted, fmt.Errorf("delete expired claims: %w", err)
+	}
+	if _, err := r.store.DeleteCeremoniesBefore(ctx, now); err != nil {
+		return deleted, fmt.Errorf("delete expired sign-in ceremonies: %w", err)
+	}
+	// A throttle key whose window started and whose block ended a whole
+	// window ago counts nothing any more.
+	if _, err := r.store.DeleteThrottlesBefore(ctx, now.Add(-m.LoginLimits.Window)); err != nil {
+		return deleted, fmt.Errorf("delete old sign-in throttles: %w", err)
 	}
 	return deleted, nil
 }

@@ -29,7 +29,7 @@ func TestSampleConfigEqualsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := server.Defaults()
-	if diff := cmp.Diff(&d, &m, config, ignoreState()); diff != "" {
+	if diff := cmp.Diff(&d, &m, config, ignoreState(), cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("docs/porchlightd.sample.toml differs from the defaults (-defaults +sample):\n%s", diff)
 	}
 	if err := m.Validate(); err != nil {
@@ -46,13 +46,22 @@ func TestLoadOrder(t *testing.T) {
 		}
 	}
 	write("listen = \"127.0.0.1:9000\"\ndata_dir = \"/from/file\"\nretention_interval = \"5m\"\n")
-	env := map[string]string{"PORCHLIGHT_DATA": "/from/env", "PORCHLIGHT_MAX_UPLOADS": "3", "PORCHLIGHT_LOG_FORMAT": "json"}
+	write("listen = \"127.0.0.1:9000\"\ndata_dir = \"/from/file\"\nretention_interval = \"5m\"\n" +
+		"tls_cert = \"/file/cert.pem\"\ntls_key = \"/file/key.pem\"\nacme_domains = [\"file.example.org\"]\n" +
+		"trusted_proxies = [\"10.0.0.0/8\"]\nsession_idle = \"1h\"\n[login_limits]\nblock = \"1h\"\n")
+	env := map[string]string{"PORCHLIGHT_DATA": "/from/env", "PORCHLIGHT_MAX_UPLOADS": "3", "PORCHLIGHT_LOG_FORMAT": "json",
+		"PORCHLIGHT_TLS_CERT": "/env/cert.pem", "PORCHLIGHT_ACME_DOMAINS": " a.example.org, ,b.example.org",
+		"PORCHLIGHT_ALLOW_PLAIN_HTTP": "true", "PORCHLIGHT_PUBLIC_URL": "https://cams.example.org",
+		"PORCHLIGHT_TRUSTED_PROXIES": "192.0.2.1,2001:db8::/32", "PORCHLIGHT_ACME_EMAIL": "ops@example.org"}
 	var m server.Main
 	if err := m.Load(file, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
 	want := server.Defaults()
 	want.Listen, want.DataDir, want.RetentionInterval, want.MaxUploads, want.LogFormat = "127.0.0.1:9000", "/from/env", 5*time.Minute, 3, "json"
+	want.TLSCert, want.TLSKey, want.ACMEDomains = "/env/cert.pem", "/file/key.pem", []string{"a.example.org", "b.example.org"}
+	want.AllowPlainHTTP, want.PublicURL, want.ACMEEmail = true, "https://cams.example.org", "ops@example.org"
+	want.TrustedProxies, want.SessionIdle, want.LoginLimits.Block = []string{"192.0.2.1", "2001:db8::/32"}, time.Hour, time.Hour
 	if diff := cmp.Diff(&want, &m, config, ignoreState()); diff != "" {
 		t.Errorf("defaults → file → env (-want +got):\n%s", diff)
 	}
@@ -75,6 +84,8 @@ func TestLoadOrder(t *testing.T) {
 		{"bad toml", "listen = \n", nil, "porchlightd.toml"},
 		{"bad env duration", "", map[string]string{"PORCHLIGHT_RETENTION_INTERVAL": "often"}, "PORCHLIGHT_RETENTION_INTERVAL"},
 		{"bad env number", "", map[string]string{"PORCHLIGHT_MAX_UPLOADS": "many"}, "PORCHLIGHT_MAX_UPLOADS"},
+		{"bad env bool", "", map[string]string{"PORCHLIGHT_ALLOW_PLAIN_HTTP": "sure"}, `PORCHLIGHT_ALLOW_PLAIN_HTTP: "sure" is not true or false`},
+		{"unknown login_limits key", "[login_limits]\nattempts = 3\n", nil, "unknown keys: login_limits.attempts"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			write(tc.file)
@@ -98,7 +109,66 @@ func TestValidate(t *testing.T) {
 		want   string // "" means valid
 	}{
 		{"defaults", func(*server.Main) {}, ""},
-		{"any interface", func(m *server.Main) { m.Listen = ":8080" }, ""},
+		{"any interface, plain", func(m *server.Main) { m.Listen = ":8080" },
+			`listen: ":8080" would serve plain HTTP to other machines, so passwords and tokens would cross the network readable: ` +
+				"set tls_cert and tls_key (or acme_domains) to serve HTTPS, or listen on 127.0.0.1 behind a TLS-terminating proxy; " +
+				"set allow_plain_http = true only when such a proxy reaches porchlightd over a network you trust"},
+		{"LAN address, plain", func(m *server.Main) { m.Listen = "192.168.1.5:8080" }, `listen: "192.168.1.5:8080" would serve plain HTTP`},
+		{"any interface, allowed plain", func(m *server.Main) { m.Listen, m.AllowPlainHTTP = ":8080", true }, ""},
+		{"any interface, TLS", func(m *server.Main) { m.Listen, m.TLSCert, m.TLSKey = ":8443", "c.pem", "k.pem" }, ""},
+		{"any interface, ACME", func(m *server.Main) { m.Listen, m.ACMEDomains = ":443", []string{"cams.example.org"} }, ""},
+		{"ipv6 loopback", func(m *server.Main) { m.Listen = "[::1]:8080" }, ""},
+		{"127/8", func(m *server.Main) { m.Listen = "127.1.2.3:8080" }, ""},
+		{"cert without key", func(m *server.Main) { m.TLSCert = "c.pem" }, "tls_cert and tls_key: set both (the PEM certificate chain and its private key) or neither"},
+		{"key without cert", func(m *server.Main) { m.TLSKey = "k.pem" }, "tls_cert and tls_key: set both"},
+		{"files and ACME", func(m *server.Main) {
+			m.TLSCert, m.TLSKey, m.ACMEDomains = "c.pem", "k.pem", []string{"cams.example.org"}
+		},
+			"tls_cert and acme_domains: choose one: a certificate from files, or certificates obtained with ACME"},
+		{"ACME IP", func(m *server.Main) { m.ACMEDomains = []string{"192.0.2.1"} }, `acme_domains: "192.0.2.1" is not a DNS name such as cams.example.org`},
+		{"ACME wildcard", func(m *server.Main) { m.ACMEDomains = []string{"*.example.org"} }, `acme_domains: "*.example.org" is not a DNS name`},
+		{"ACME single label", func(m *server.Main) { m.ACMEDomains = []string{"cams"} }, `acme_domains: "cams" is not a DNS name`},
+		{"ACME with port", func(m *server.Main) { m.ACMEDomains = []string{"cams.example.org:443"} }, `acme_domains: "cams.example.org:443" is not a DNS name`},
+		{"ACME email", func(m *server.Main) {
+			m.ACMEDomains, m.ACMEEmail = []string{"cams.example.org"}, "Ops <ops@example.org>"
+		},
+			`acme_email: "Ops <ops@example.org>" is not an e-mail address such as ops@example.org`},
+		{"ACME directory", func(m *server.Main) {
+			m.ACMEDomains, m.ACMEDirectoryURL = []string{"cams.example.org"}, "http://ca.example/dir"
+		},
+			`acme_directory_url: "http://ca.example/dir" is not an https:// URL (the default is Let's Encrypt: https://acme-v02.api.letsencrypt.org/directory)`},
+		{"ACME HTTP listen", func(m *server.Main) { m.ACMEDomains, m.ACMEHTTPListen = []string{"cams.example.org"}, ":80" }, ""},
+		{"ACME HTTP listen without ACME", func(m *server.Main) { m.ACMEHTTPListen = ":80" },
+			"acme_http_listen: only used with acme_domains; remove it, or set acme_domains"},
+		{"ACME HTTP listen bad", func(m *server.Main) { m.ACMEDomains, m.ACMEHTTPListen = []string{"cams.example.org"}, "80" },
+			`acme_http_listen: "80" is not host:port (e.g. :80)`},
+		{"public url", func(m *server.Main) { m.PublicURL = "https://cams.example.org:8443" }, ""},
+		{"public url slash", func(m *server.Main) { m.PublicURL = "https://cams.example.org/" }, ""},
+		{"public url path", func(m *server.Main) { m.PublicURL = "https://cams.example.org/porchlight" },
+			`public_url: "https://cams.example.org/porchlight" must be https://host[:port] with no path, e.g. https://cams.example.org`},
+		{"public url no scheme", func(m *server.Main) { m.PublicURL = "cams.example.org" }, `public_url: "cams.example.org" must be https://host[:port]`},
+		{"public url http with TLS", func(m *server.Main) { m.PublicURL, m.TLSCert, m.TLSKey = "http://cams.example.org", "c.pem", "k.pem" },
+			`public_url: "http://cams.example.org" is http:// but porchlightd serves HTTPS; use https://`},
+		{"trusted proxies", func(m *server.Main) { m.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.7", "2001:db8::/48"} }, ""},
+		{"trusted proxy bad", func(m *server.Main) { m.TrustedProxies = []string{"proxy.internal"} },
+			`trusted_proxies: "proxy.internal" is not an address or CIDR prefix such as 10.0.0.0/8 or 192.0.2.7`},
+		{"session idle short", func(m *server.Main) { m.SessionIdle = time.Second }, "session_idle: 1s is too short; use at least 1m (default 168h0m0s)"},
+		{"session absolute short", func(m *server.Main) { m.SessionAbsolute = -time.Hour }, "session_absolute: -1h0m0s is too short; use at least 1m (default 720h0m0s)"},
+		{"session idle over absolute", func(m *server.Main) { m.SessionIdle, m.SessionAbsolute = 48*time.Hour, 24*time.Hour },
+			"session_idle: 48h0m0s is longer than session_absolute 24h0m0s, so it never applies (swapped?)"},
+		{"account failures", func(m *server.Main) { m.LoginLimits.AccountFailures = 0 }, "login_limits.account_failures: 0 is outside 1 to 10000"},
+		{"address failures", func(m *server.Main) { m.LoginLimits.AddressFailures = 20000 }, "login_limits.address_failures: 20000 is outside 1 to 10000"},
+		{"device failures", func(m *server.Main) { m.LoginLimits.DeviceFailures = -1 }, "login_limits.device_failures: -1 is outside 1 to 10000"},
+		{"window", func(m *server.Main) { m.LoginLimits.Window = 0 }, "login_limits.window: 0s is outside 1s to 24h (default 15m)"},
+		{"block", func(m *server.Main) { m.LoginLimits.Block = 48 * time.Hour }, "login_limits.block: 48h0m0s is outside 1s to 24h (default 15m)"},
+		{"rp id", func(m *server.Main) { m.PublicURL, m.WebAuthnRPID = "https://cams.example.org", "example.org" }, ""},
+		{"rp id localhost", func(m *server.Main) { m.WebAuthnRPID = "localhost" }, ""},
+		{"rp id with scheme", func(m *server.Main) { m.WebAuthnRPID = "https://example.org" },
+			`webauthn_rp_id: "https://example.org" is not a domain name such as cams.example.org (no scheme or port)`},
+		{"rp id elsewhere", func(m *server.Main) { m.PublicURL, m.WebAuthnRPID = "https://cams.example.org", "example.com" },
+			`webauthn_rp_id: "example.com" must be public_url's host "cams.example.org" or a domain it is under`},
+		{"rp id suffix trick", func(m *server.Main) { m.PublicURL, m.WebAuthnRPID = "https://badexample.org", "example.org" },
+			`webauthn_rp_id: "example.org" must be public_url's host "badexample.org"`},
 		{"port 0", func(m *server.Main) { m.Listen = "127.0.0.1:0" }, ""},
 		{"localhost", func(m *server.Main) { m.Listen = "localhost:8080" }, ""},
 		{"no port", func(m *server.Main) { m.Listen = "127.0.0.1" }, `listen: "127.0.0.1" is not host:port`},

@@ -1,0 +1,171 @@
+package httpapi
+
+// The admin API: staff accounts and account actions for the operator, on
+// porchlightd's local Unix socket only (internal/server serves
+// AdminHandler there, mode 0600). It has no authentication of its own:
+// reaching the socket is the credential. It is never part of Handler.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/porchlight/porchlight/internal/api"
+	"github.com/porchlight/porchlight/internal/auth"
+	"github.com/porchlight/porchlight/internal/seal"
+	"github.com/porchlight/porchlight/internal/store"
+)
+
+// AdminHandler returns the admin API for the local Unix socket:
+//
+//	POST /admin/staff                     api.AdminStaffCreate → api.AdminStaffCreated (201)
+//	GET  /admin/staff                     api.AdminStaffList
+//	POST /admin/accounts/disable          api.AdminAccountAction → api.AdminAccount
+//	POST /admin/accounts/enable           api.AdminAccountAction → api.AdminAccount
+//	POST /admin/accounts/revoke-sessions  api.AdminAccountAction → api.AdminAccount
+//
+// Disabling an account or revoking its sessions ends them at once,
+// streams included. Every action is logged.
+func (s *Server) AdminHandler() http.Handler {
+	s.init()
+	mux := http.NewServeMux()
+	handle := func(pattern string, h handlerFunc) { mux.Handle(pattern, s.wrap(pattern, h)) }
+	handle("POST /admin/staff", s.adminCreateStaff)
+	handle("GET /admin/staff", s.adminListStaff)
+	handle("POST /admin/accounts/disable", s.adminAccount(s.adminDisable))
+	handle("POST /admin/accounts/enable", s.adminAccount(s.adminEnable))
+	handle("POST /admin/accounts/revoke-sessions", s.adminAccount(s.adminRevoke))
+	handle("/", func(w http.ResponseWriter, r *http.Request) error { return errNotFound("no such admin route") })
+	return mux
+}
+
+func isStaffRole(role string) bool {
+	return role == api.RoleSupport || role == api.RoleAnnotator || role == api.RoleOperator
+}
+
+// adminCreateStaff creates a staff account with a password and an
+// authenticator enrolled at once, and recovery codes: staff must have a
+// second factor from the start.
+func (s *Server) adminCreateStaff(w http.ResponseWriter, r *http.Request) error {
+	var in api.AdminStaffCreate
+	if err := decodeJSON(w, r, MaxJSONBody, &in); err != nil {
+		return err
+	}
+	if !isStaffRole(in.Role) {
+		return errInvalid("role must be " + api.RoleSupport + ", " + api.RoleAnnotator + " or " + api.RoleOperator)
+	}
+	email, err := auth.NormalizeEmail(in.Email)
+	if err != nil {
+		return err
+	}
+	if err := auth.CheckPassword(in.Password, email); err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(in.Password)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	ctx := r.Context()
+	now := s.Now().UTC()
+	a := store.Account{ID: seal.NewID(), Email: email, PasswordHash: hash, Role: in.Role, Created: now}
+	if err := s.Store.CreateAccount(ctx, a, store.Household{}); errors.Is(err, store.ErrConflict) {
+		return errConflict("an account with this e-mail address exists")
+	} else if err != nil {
+		return fmt.Errorf("create account: %w", err)
+	}
+	secret := auth.NewTOTPSecret()
+	codes, hashes := auth.NewRecoveryCodes(a.ID)
+	// Step 0: the first code the new staff member types is accepted. Until
+	// this completes, the account has no factor and cannot sign in.
+	if err := s.Store.PutPendingTOTP(ctx, store.TOTP{AccountID: a.ID, Secret: secret, Created: now}); err != nil {
+		return fmt.Errorf("store authenticator: %w", err)
+	}
+	if _, err := s.Store.ConfirmTOTP(ctx, a.ID, 0, hashes, ""); err != nil {
+		return fmt.Errorf("confirm authenticator: %w", err)
+	}
+	addLog(r, "account", a.ID, "role", a.Role)
+	s.Logger.InfoContext(ctx, "admin: staff account created", "account", a.ID, "role", a.Role)
+	writeJSON(w, http.StatusCreated, api.AdminStaffCreated{
+		AccountID: a.ID, TOTPSecret: auth.EncodeTOTPSecret(secret), TOTPURI: auth.TOTPURI(secret, totpIssuer, a.Email), RecoveryCodes: codes,
+	})
+	return nil
+}
+
+func adminAccount(a store.Account) api.AdminAccount {
+	return api.AdminAccount{AccountID: a.ID, Email: a.Email, Role: apiRole(a.Role), Disabled: a.Disabled, CreatedAt: a.Created}
+}
+
+func (s *Server) adminListStaff(w http.ResponseWriter, r *http.Request) error {
+	as, err := s.Store.StaffAccounts(r.Context())
+	if err != nil {
+		return fmt.Errorf("list staff: %w", err)
+	}
+	out := api.AdminStaffList{Staff: make([]api.AdminAccount, 0, len(as))}
+	for _, a := range as {
+		out.Staff = append(out.Staff, adminAccount(a))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// adminAccount decodes an AdminAccountAction, loads its account, runs act
+// and answers the account as it is afterwards.
+func (s *Server) adminAccount(act func(ctx context.Context, a store.Account) (ended int, err error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var in api.AdminAccountAction
+		if err := decodeJSON(w, r, MaxJSONBody, &in); err != nil {
+			return err
+		}
+		email, err := auth.NormalizeEmail(in.Email)
+		if err != nil {
+			return err
+		}
+		ctx := r.Context()
+		a, err := s.Store.AccountByEmail(ctx, email)
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound("no account with this e-mail address")
+		}
+		if err != nil {
+			return fmt.Errorf("load account: %w", err)
+		}
+		ended, err := act(ctx, a)
+		if err != nil {
+			return err
+		}
+		if a, err = s.Store.Account(ctx, a.ID); err != nil {
+			return fmt.Errorf("reload account: %w", err)
+		}
+		addLog(r, "account", a.ID, "sessions_ended", ended)
+		s.Logger.InfoContext(ctx, "admin: account action", "route", r.Pattern, "account", a.ID, "sessions_ended", ended)
+		out := adminAccount(a)
+		out.SessionsEnded = ended
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+}
+
+func (s *Server) adminDisable(ctx context.Context, a store.Account) (int, error) {
+	ended, err := s.Store.SetDisabled(ctx, a.ID, true)
+	if err != nil {
+		return 0, fmt.Errorf("disable account: %w", err)
+	}
+	s.EndSessions(ended)
+	return len(ended), nil
+}
+
+func (s *Server) adminEnable(ctx context.Context, a store.Account) (int, error) {
+	if _, err := s.Store.SetDisabled(ctx, a.ID, false); err != nil {
+		return 0, fmt.Errorf("enable account: %w", err)
+	}
+	return 0, nil
+}
+
+func (s *Server) adminRevoke(ctx context.Context, a store.Account) (int, error) {
+	ended, err := s.Store.DeleteSessions(ctx, a.ID, "")
+	if err != nil {
+		return 0, fmt.Errorf("revoke sessions: %w", err)
+	}
+	s.EndSessions(ended)
+	return len(ended), nil
+}
