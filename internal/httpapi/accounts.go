@@ -488,7 +488,7 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request, c *caller) error
 		for _, k := range keys {
 			s.failed(ctx, k.Key, k.Limit)
 		}
-		return errForbidden("the password is wrong")
+		return &httpError{http.StatusForbidden, api.CodeWrongPassword, "the password is wrong", nil}
 	}
 	if f.any() {
 		ch, err := s.challenge(ctx, a, ceremonyReauth, c.session.ID, f, d, false)

@@ -63,35 +63,40 @@ func (s *Server) fresh(h func(http.ResponseWriter, *http.Request, *caller) error
 	}
 }
 
-// memberSees reports whether c is a member of cam's household with cam in
-// scope and the membership not expired.
-func (s *Server) memberSees(ctx context.Context, c *caller, cam store.Camera) (bool, error) {
+// membership returns c's relation to cam's household as a member:
+// member is true if c has a membership of that household at all (expired
+// or not), live if it has not expired, inScope if cam is shared with c.
+func (s *Server) membership(ctx context.Context, c *caller, cam store.Camera) (member, live, inScope bool, err error) {
 	m, err := s.Store.Membership(ctx, cam.HouseholdID, c.account)
 	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+		return false, false, false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("load membership: %w", err)
+		return false, false, false, fmt.Errorf("load membership: %w", err)
 	}
-	if !m.Expires.IsZero() && !s.Now().Before(m.Expires) {
-		return false, nil
-	}
-	return slices.Contains(m.Cameras, cam.ID), nil
+	live = m.Expires.IsZero() || s.Now().Before(m.Expires)
+	return true, live, slices.Contains(m.Cameras, cam.ID), nil
 }
 
 // cameraAccess checks c's access to a loaded camera: nil for the owner,
-// and for an in-scope member when read is set; a 403 for an in-scope
-// member on a route that changes something; notFound for anyone else.
+// and for a live member with the camera in scope when read is set. A
+// member of the household gets 403 for anything else (a camera not
+// shared with them, an expired membership, a route that changes
+// something); anyone else gets notFound, exactly as for a missing camera.
 func (s *Server) cameraAccess(r *http.Request, c *caller, cam store.Camera, read bool, notFound error) error {
 	if cam.HouseholdID == c.household && c.household != "" {
 		return nil
 	}
-	sees, err := s.memberSees(r.Context(), c, cam)
+	member, live, inScope, err := s.membership(r.Context(), c, cam)
 	switch {
 	case err != nil:
 		return err
-	case !sees:
+	case !member:
 		return notFound
+	case !live:
+		return s.denied(r, c, "your access to this household has expired: ask the owner to share again")
+	case !inScope:
+		return s.denied(r, c, "this camera is not shared with you")
 	case !read:
 		return s.denied(r, c, "members may view this camera, not change it")
 	}

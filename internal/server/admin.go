@@ -247,7 +247,7 @@ func (a *adminCmd) dialError(err error) error {
 		return fmt.Errorf("no admin socket at %s: is porchlightd running with this data dir? (pass --data DIR or set PORCHLIGHT_DATA to the data_dir it uses)", a.sock)
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
 		return fmt.Errorf("permission denied on %s: run this as root or as the user porchlightd runs as", a.sock)
-	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Errorf("porchlightd closed the admin connection at %s: only root or the user porchlightd runs as may use it", a.sock)
 	}
 	return fmt.Errorf("admin socket %s: %w", a.sock, err)
