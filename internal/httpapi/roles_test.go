@@ -47,19 +47,19 @@ func TestMemberReadsInScope(t *testing.T) {
 	if st, _ := ae.status(mc, "PATCH", "/v1/cameras/"+cam, api.CameraUpdate{RetentionDays: &days}); st != http.StatusForbidden {
 		t.Errorf("member changing an in-scope camera: %d, want 403", st)
 	}
-	if st, _ := ae.status(mc, "GET", "/v1/cameras/"+outside+"/epochs?device="+seal.NewID(), nil); st != http.StatusNotFound {
-		t.Errorf("member reading a camera outside its scope: %d, want 404", st)
+	if st, _ := ae.status(mc, "GET", "/v1/cameras/"+outside+"/epochs?device="+seal.NewID(), nil); st != http.StatusForbidden {
+		t.Errorf("member reading a camera outside its scope: %d, want 403", st)
 	}
 	var cams []api.Camera
 	ae.must(http.StatusOK, mc, "GET", "/v1/cameras", nil, &cams)
 	if len(cams) != 0 {
 		t.Errorf("the member's own camera list shows %d cameras", len(cams))
 	}
-	// Expired: like a stranger.
+	// Expired: refused, with a message saying access ended.
 	ae.clock.Advance(2 * time.Hour)
 	for _, r := range reads {
-		if st, _ := ae.status(mc, r[0], r[1], nil); st != http.StatusNotFound {
-			t.Errorf("expired member on %s %s: %d, want 404", r[0], r[1], st)
+		if st, _ := ae.status(mc, r[0], r[1], nil); st != http.StatusForbidden {
+			t.Errorf("expired member on %s %s: %d, want 403", r[0], r[1], st)
 		}
 	}
 }
