@@ -30,20 +30,11 @@ func NewRecoveryCodes(accountID string) (codes, hashes []string) {
 // with or without dashes and spaces) and returns its hash for the account.
 // ok is false if it cannot be a recovery code.
 func HashRecoveryCode(accountID, code string) (hash string, ok bool) {
-	var b []byte
-	for _, c := range strings.ToUpper(code) {
-		switch {
-		case c == '-' || c == ' ':
-		case c < 128 && strings.IndexByte(claimAlphabet, byte(c)) >= 0:
-			b = append(b, byte(c))
-		default:
-			return "", false
-		}
-	}
-	if len(b) != recoveryLen {
+	b, ok := typedCode(code, recoveryLen)
+	if !ok {
 		return "", false
 	}
-	return HashToken("porchlight-recovery:" + accountID + ":" + string(b)), true
+	return HashToken("porchlight-recovery:" + accountID + ":" + b), true
 }
 
 // randomCode returns n characters of claimAlphabet without modulo bias.

@@ -103,7 +103,18 @@ func NewClaimCode() string {
 // with or without dashes and spaces) and returns its canonical form, or
 // false if it cannot be a claim code.
 func NormalizeClaimCode(s string) (string, bool) {
-	if len(s) > 32 {
+	b, ok := typedCode(s, claimLen)
+	if !ok {
+		return "", false
+	}
+	return b[0:4] + "-" + b[4:8] + "-" + b[8:12], true
+}
+
+// typedCode reads a code of n characters of claimAlphabet as a person may
+// type it: any case, with or without dashes and spaces. It returns the
+// characters alone, upper case.
+func typedCode(s string, n int) (string, bool) {
+	if len(s) > 3*n {
 		return "", false
 	}
 	var b []byte
@@ -116,10 +127,10 @@ func NormalizeClaimCode(s string) (string, bool) {
 			return "", false
 		}
 	}
-	if len(b) != claimLen {
+	if len(b) != n {
 		return "", false
 	}
-	return string(b[0:4]) + "-" + string(b[4:8]) + "-" + string(b[8:12]), true
+	return string(b), true
 }
 
 // HashClaimCode returns what the store keeps of a (canonical) claim code.
