@@ -90,6 +90,10 @@ type SignupRequest struct {
 	Email      string `json:"email"`
 	Password   string `json:"password"`
 	DeviceName string `json:"device_name"`
+	// DeviceID is this device's roster key id (seal.KeyID of its signing
+	// key), if it has one: the session ends when the device is dropped
+	// from the household's roster. Empty is allowed.
+	DeviceID string `json:"device_id,omitempty"`
 	// Cookie asks for the session as an HttpOnly cookie (the browser app)
 	// instead of a token in the body.
 	Cookie bool `json:"cookie,omitempty"`
@@ -104,7 +108,9 @@ type LoginRequest struct {
 	// to this account. It marks a known device (no new-device alert) and
 	// lets the owner sign in while the account is being attacked.
 	DeviceToken string `json:"device_token,omitempty"`
-	Cookie      bool   `json:"cookie,omitempty"`
+	// DeviceID is as in SignupRequest.
+	DeviceID string `json:"device_id,omitempty"`
+	Cookie   bool   `json:"cookie,omitempty"`
 }
 
 // SessionResponse is a new session: it answers signup and every completed
@@ -158,6 +164,7 @@ type MFAAnswer struct {
 	Passkey      json.RawMessage `json:"passkey,omitempty"` // the PublicKeyCredential from navigator.credentials.get
 	DeviceName   string          `json:"device_name,omitempty"`
 	DeviceToken  string          `json:"device_token,omitempty"`
+	DeviceID     string          `json:"device_id,omitempty"` // as in SignupRequest
 	Cookie       bool            `json:"cookie,omitempty"`
 }
 
@@ -503,4 +510,39 @@ type AdminStaffList struct {
 // AdminAccountAction is POST /admin/accounts/{disable,enable,revoke-sessions}.
 type AdminAccountAction struct {
 	Email string `json:"email"`
+}
+
+// WrapsPut is the body of PUT /v1/epochs/{id}/wraps (owner): epoch keys
+// wrapped to devices of the household's latest roster, added or replacing
+// the wrap a device had. Used to give a new device the history.
+type WrapsPut struct {
+	Wraps []Wrap `json:"wraps"`
+}
+
+// DevicePairStart is POST /v1/devices/pair: a new device of a signed-in
+// account offers its public keys, to be approved by an owner device.
+type DevicePairStart struct {
+	Name string `json:"name"`
+	Sign []byte `json:"sign"` // Ed25519 public key
+	KEM  string `json:"kem"`  // age1pq… hybrid recipient
+}
+
+// DevicePairCode answers POST /v1/devices/pair: a one-time code (valid 15
+// minutes) the new device shows; the owner device types it into
+// `porchlight device approve`.
+type DevicePairCode struct {
+	Code      string    `json:"code"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// DevicePairOffer answers GET /v1/devices/pair/{code} (the same account):
+// the keys the new device offered, as the service received them. Both
+// devices show a short authentication string over the code, these keys and
+// the household's root key, so keys the service swapped are noticed.
+type DevicePairOffer struct {
+	DeviceID  string    `json:"device_id"` // seal.KeyID(Sign)
+	Name      string    `json:"name"`
+	Sign      []byte    `json:"sign"`
+	KEM       string    `json:"kem"`
+	ExpiresAt time.Time `json:"expires_at"`
 }

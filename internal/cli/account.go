@@ -70,7 +70,7 @@ prompt. Device names are visible to the service.`}
 	if err != nil {
 		return err
 	}
-	resp, err := c.c.Signup(ctx, api.SignupRequest{Email: *email, Password: pw, DeviceName: dev.Name})
+	resp, err := c.c.Signup(ctx, api.SignupRequest{Email: *email, Password: pw, DeviceName: dev.Name, DeviceID: dev.ID})
 	if err != nil {
 		switch {
 		case apiclient.IsStatus(err, http.StatusConflict):
@@ -87,16 +87,15 @@ prompt. Device names are visible to the service.`}
 	}
 	m.keepDeviceToken(server, resp, *email)
 	c.useSession(sess)
-	h := &household{m: m, conn: c, sess: sess, dev: dev}
+	rec, passphrase, kitErr := m.makeRecoveryKit(ctx, c, resp.HouseholdID, dev)
+	h := &household{m: m, conn: c, sess: sess, dev: dev, recovery: rec}
 	if err := h.refreshRoster(ctx); err != nil {
 		return fmt.Errorf("your account was created, but the household roster was not: %w (run `porchlight whoami` to finish)", err)
 	}
 	home, _ := m.home()
 	fmt.Fprintf(m.Stdout, "Signed up as %s.\nHousehold: %s\nThis device (%s, %s) is the household's first owner; its keys are in %s.\n",
 		*email, resp.HouseholdID, clean(dev.Name), dev.ID, home)
-	fmt.Fprintf(m.Stdout, "\nWARNING: your video can only be decrypted with the keys of your devices. If you lose\n"+
-		"every device (this one and any you add later), your video is lost: nobody, not even the\n"+
-		"service, can recover it. Back up %s. Recovery keys come in a later release.\n", home)
+	m.printRecoveryKit(home, passphrase, kitErr)
 	fmt.Fprint(m.Stdout, "\nNext: run `porchlight hub claim` to add your hub, and `porchlight totp add` to protect\n"+
 		"your account with a second factor.\n")
 	return nil
@@ -147,18 +146,18 @@ is trying passwords on your account, a known device can still sign in.`}
 	if err != nil {
 		return err
 	}
-	devName := *name
+	devName, devID := *name, ""
 	if d, err := m.loadDevice(); err == nil {
-		devName = d.Name
+		devName, devID = d.Name, d.ID
 	}
 	known := m.deviceTokenFor(server, *email)
-	lr, err := c.c.Login(ctx, api.LoginRequest{Email: *email, Password: pw, DeviceName: devName, DeviceToken: known})
+	lr, err := c.c.Login(ctx, api.LoginRequest{Email: *email, Password: pw, DeviceName: devName, DeviceToken: known, DeviceID: devID})
 	if err != nil {
 		return c.explainSignIn("login", err)
 	}
 	resp := lr.Session
 	if lr.MFA != nil {
-		resp, err = c.answerMFA(ctx, "login", lr.MFA, api.MFAAnswer{DeviceName: devName, DeviceToken: known})
+		resp, err = c.answerMFA(ctx, "login", lr.MFA, api.MFAAnswer{DeviceName: devName, DeviceToken: known, DeviceID: devID})
 		if err != nil {
 			return err
 		}
@@ -319,10 +318,12 @@ func factors(me *api.Me) string {
 	return strings.Join(f, ", ")
 }
 
+// countKind counts the roster's entries of a kind; the recovery key is not
+// counted as a device.
 func countKind(h *household, kind string) int {
 	n := 0
 	for _, e := range h.roster.Entries {
-		if e.Kind == kind {
+		if e.Kind == kind && e.Role != seal.RoleRecovery {
 			n++
 		}
 	}

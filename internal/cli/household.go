@@ -32,6 +32,10 @@ type household struct {
 	chain  [][]byte     // verified chain, oldest first
 	roster *seal.Roster // its latest version
 
+	// recovery, if set, is listed in roster version 1 when this device
+	// founds the household (signup).
+	recovery *seal.RosterEntry
+
 	cams   []*camera                      // nil until loadCameras
 	epochs map[string]map[string]*epoch   // camera id → epoch id → epoch
 	keys   map[string]*age.HybridIdentity // epoch id → unwrapped key
@@ -164,7 +168,11 @@ func (h *household) refreshRoster(ctx context.Context) error {
 // foundRoster signs and uploads version 1 with this device as the first
 // owner: the last step of signup, repeated if signup was interrupted.
 func (h *household) foundRoster(ctx context.Context) error {
-	v1, err := firstRoster(h.dev, h.sess.HouseholdID, h.m.Now())
+	var extra []seal.RosterEntry
+	if h.recovery != nil {
+		extra = append(extra, *h.recovery)
+	}
+	v1, err := firstRoster(h.dev, h.sess.HouseholdID, h.m.Now(), extra...)
 	if err != nil {
 		return err
 	}
@@ -331,7 +339,7 @@ func (h *household) epochKey(ctx context.Context, c *camera, epochID string) (*a
 	ep := eps[epochID]
 	switch {
 	case ep == nil:
-		return nil, fmt.Errorf("epoch %s: the service lists no such epoch for camera %s", epochID, c.ID)
+		return nil, fmt.Errorf("epoch %s: the service lists no such epoch for camera %s, so the manifest is not this camera's: the service mixed up or altered its data; refusing it", epochID, c.ID)
 	case ep.err != nil:
 		return nil, fmt.Errorf("epoch %s: announcement does not verify with the hub's key: %w", epochID, ep.err)
 	case len(ep.Wrap) == 0:

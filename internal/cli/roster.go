@@ -79,13 +79,14 @@ func rosterSigner(versions [][]byte) (ed25519.PublicKey, *seal.Roster, error) {
 }
 
 // firstRoster is version 1 of a new household's roster: this device, its
-// first owner, seeing every camera.
-func firstRoster(dev *keys.Pair, household string, now time.Time) ([]byte, error) {
+// first owner, seeing every camera, and the extra entries (the household's
+// recovery identity).
+func firstRoster(dev *keys.Pair, household string, now time.Time, extra ...seal.RosterEntry) ([]byte, error) {
 	return seal.SignRoster(dev.Sign, seal.Roster{
 		Household: household,
 		Version:   1,
 		Created:   now.UTC(),
-		Entries:   []seal.RosterEntry{deviceEntry(dev, seal.RoleOwner)},
+		Entries:   append([]seal.RosterEntry{deviceEntry(dev, seal.RoleOwner)}, extra...),
 	})
 }
 
@@ -103,9 +104,9 @@ func deviceEntry(dev *keys.Pair, role string) seal.RosterEntry {
 
 // nextRoster signs the version after latest (whose signed envelope is
 // latestRaw) with entries changed by edit. The signing device must be an
-// owner of latest.
+// owner of latest (or its recovery identity, for `porchlight recover`).
 func nextRoster(dev *keys.Pair, latest *seal.Roster, latestRaw []byte, now time.Time, edit func(entries []seal.RosterEntry) []seal.RosterEntry) ([]byte, error) {
-	if e := latest.Entry(dev.ID); e == nil || e.Kind != seal.KindDevice || e.Role != seal.RoleOwner {
+	if e := latest.Entry(dev.ID); e == nil || !e.MaySign() {
 		return nil, fmt.Errorf("this device (%s) is not an owner in roster version %d, so it cannot change the household: use an owner device", dev.ID, latest.Version)
 	}
 	entries := edit(append([]seal.RosterEntry(nil), latest.Entries...))

@@ -66,12 +66,16 @@ type mfaData struct {
 	Keys       []throttleKey `json:"keys"`              // counted on a wrong answer
 	Passkey    []byte        `json:"passkey,omitempty"` // WebAuthn session data of the passkey method
 	DeviceName string        `json:"device_name,omitempty"`
+	DeviceID   string        `json:"device_id,omitempty"`
 	Cookie     bool          `json:"cookie,omitempty"`
 }
 
 func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	var in api.SignupRequest
 	if err := decodeJSON(w, r, MaxJSONBody, &in); err != nil {
+		return err
+	}
+	if err := checkDeviceID(in.DeviceID); err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -89,7 +93,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	addLog(r, "account", a.ID)
-	resp, err := s.openSession(w, r, a, signInInfo{Method: methodPassword, DeviceName: in.DeviceName, Cookie: in.Cookie}, false)
+	resp, err := s.openSession(w, r, a, signInInfo{Method: methodPassword, DeviceName: in.DeviceName, DeviceID: in.DeviceID, Cookie: in.Cookie}, false)
 	if err != nil {
 		return err
 	}
@@ -128,6 +132,9 @@ func (s *Server) newCustomer(ctx context.Context, in api.SignupRequest) (store.A
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var in api.LoginRequest
 	if err := decodeJSON(w, r, MaxJSONBody, &in); err != nil {
+		return err
+	}
+	if err := checkDeviceID(in.DeviceID); err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -200,14 +207,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if f.any() {
-		ch, err := s.challenge(ctx, a, ceremonyMFA, "", f, mfaData{Keys: keys, DeviceName: in.DeviceName, Cookie: in.Cookie}, false)
+		ch, err := s.challenge(ctx, a, ceremonyMFA, "", f, mfaData{Keys: keys, DeviceName: in.DeviceName, DeviceID: in.DeviceID, Cookie: in.Cookie}, false)
 		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, api.LoginResponse{MFA: ch})
 		return nil
 	}
-	resp, err := s.signIn(w, r, a, signInInfo{Method: methodPassword, DeviceName: in.DeviceName, DeviceToken: in.DeviceToken, Cookie: in.Cookie})
+	resp, err := s.signIn(w, r, a, signInInfo{Method: methodPassword, DeviceName: in.DeviceName, DeviceID: in.DeviceID, DeviceToken: in.DeviceToken, Cookie: in.Cookie})
 	if err != nil {
 		return err
 	}
@@ -258,6 +265,9 @@ func (s *Server) challenge(ctx context.Context, a store.Account, kind, session s
 func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) error {
 	var in api.MFAAnswer
 	if err := decodeJSON(w, r, MaxJSONBody, &in); err != nil {
+		return err
+	}
+	if err := checkDeviceID(in.DeviceID); err != nil {
 		return err
 	}
 	ctx := r.Context()
@@ -321,11 +331,14 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) error {
 	if cer.Kind == ceremonyReauth {
 		resp, err = s.rotate(w, r, cer.SessionID, d.Cookie)
 	} else {
-		name := in.DeviceName
+		name, device := in.DeviceName, in.DeviceID
 		if name == "" {
 			name = d.DeviceName
 		}
-		resp, err = s.signIn(w, r, a, signInInfo{Method: method, DeviceName: name, DeviceToken: in.DeviceToken, Cookie: in.Cookie || d.Cookie})
+		if device == "" {
+			device = d.DeviceID
+		}
+		resp, err = s.signIn(w, r, a, signInInfo{Method: method, DeviceName: name, DeviceID: device, DeviceToken: in.DeviceToken, Cookie: in.Cookie || d.Cookie})
 	}
 	if err != nil {
 		return err

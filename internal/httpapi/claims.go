@@ -88,6 +88,10 @@ func (s *Server) appendRoster(w http.ResponseWriter, r *http.Request, c *caller)
 	if _, err := seal.VerifyRosterChain(chain, nil); err != nil {
 		return err
 	}
+	prev, err := decodeLatest(vs)
+	if err != nil {
+		return err
+	}
 	err = s.Store.AppendRoster(r.Context(), store.RosterVersion{
 		HouseholdID: c.household, Version: next.Version, Signed: in.Signed, Hash: seal.RosterHash(in.Signed), Created: s.Now().UTC(),
 	})
@@ -98,6 +102,9 @@ func (s *Server) appendRoster(w http.ResponseWriter, r *http.Request, c *caller)
 		return err
 	}
 	addLog(r, "roster_version", next.Version)
+	if err := s.revokeDropped(r, c.household, prev, &next); err != nil {
+		return fmt.Errorf("revoke dropped devices: %w", err)
+	}
 	return noContent(w)
 }
 

@@ -91,6 +91,8 @@ type Server struct {
 	// RPID is the WebAuthn relying party id. It defaults to PublicOrigin's
 	// host name, else "localhost".
 	RPID string
+	// TestHooks are for tests only (see TestHooks); leave them zero.
+	TestHooks TestHooks
 
 	once          sync.Once
 	mux           *http.ServeMux
@@ -195,6 +197,8 @@ func (s *Server) register() {
 	// caller's household in the store.
 	s.handle("GET /v1/roster", s.customer(s.getRoster))
 	s.handle("POST /v1/roster", s.customer(s.fresh(s.appendRoster)))
+	s.handle("PUT /v1/recovery-kit", s.customer(s.fresh(s.putRecoveryKit)))
+	s.handle("GET /v1/recovery-kit", s.customer(s.getRecoveryKit))
 
 	s.handle("POST /v1/claims", s.customer(s.createClaim))
 	s.handle("GET /v1/claims/{code}", s.customer(s.claimStatus))
@@ -210,6 +214,9 @@ func (s *Server) register() {
 	s.handle("GET /v1/cameras", s.customer(s.cameras))
 	s.handle("PATCH /v1/cameras/{id}", s.customer(s.updateCamera))
 	s.handle("GET /v1/cameras/{id}/epochs", s.customer(s.epochs))
+	s.handle("PUT /v1/epochs/{id}/wraps", s.customer(s.putWraps))
+	s.handle("POST /v1/devices/pair", s.customer(s.startPair))
+	s.handle("GET /v1/devices/pair/{code}", s.customer(s.pairOffer))
 	s.handle("GET /v1/cameras/{id}/manifests", s.customer(s.manifests))
 	s.handle("GET /v1/objects/{id}", s.customer(s.object))
 }

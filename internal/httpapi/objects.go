@@ -437,6 +437,7 @@ func (s *Server) object(w http.ResponseWriter, r *http.Request, c *caller) error
 	if err != nil {
 		return err
 	}
+	id = s.TestHooks.objectID(id)
 	notFound := errNotFound("no such object")
 	o, err := s.Store.Object(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -456,7 +457,7 @@ func (s *Server) object(w http.ResponseWriter, r *http.Request, c *caller) error
 		return err
 	}
 	addLog(r, "object", id)
-	rc, size, err := s.Blobs.Get(r.Context(), id)
+	rc, size, err := s.Blobs.Get(r.Context(), s.TestHooks.objectBlob(id))
 	if errors.Is(err, blob.ErrNotFound) {
 		return &httpError{status: http.StatusNotFound, code: "not_found", msg: "no such object", cause: err}
 	}

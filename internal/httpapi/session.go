@@ -160,6 +160,7 @@ func (s *Server) recent(c *caller) error {
 type signInInfo struct {
 	Method      string // api.Method* or "password"
 	DeviceName  string
+	DeviceID    string // the device's roster key id, "" if none
 	DeviceToken string // the pld_ token the device presented, if any
 	Cookie      bool   // set the session as a cookie instead of returning the token
 }
@@ -212,7 +213,7 @@ func (s *Server) openSession(w http.ResponseWriter, r *http.Request, a store.Acc
 	addr := auth.ClientAddr(r, s.TrustedProxies)
 	tok, hash := auth.NewToken(auth.SessionPrefix)
 	se := store.Session{
-		ID: seal.NewID(), TokenHash: hash, AccountID: a.ID, DeviceName: deviceName(in.DeviceName),
+		ID: seal.NewID(), TokenHash: hash, AccountID: a.ID, DeviceName: deviceName(in.DeviceName), DeviceID: in.DeviceID,
 		Client: auth.CleanClient(r.UserAgent()), AddrPrefix: auth.AddrPrefix(addr),
 		Created: now, LastUsed: now, AuthAt: now, Expires: now.Add(s.SessionAbsolute),
 	}

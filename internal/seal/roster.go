@@ -18,6 +18,12 @@ const (
 	RoleOwner  = "owner"
 	RoleMember = "member"
 	RoleHub    = "hub"
+	// RoleRecovery is the household's recovery identity (Kind device,
+	// Cameras [AllCameras]): its private keys exist only in the recovery
+	// kit, sealed to the owner's passphrase. Hubs wrap every epoch to it
+	// like any in-scope device, and it may sign the next roster version
+	// like an owner, so an owner who lost every device can add a new one.
+	RoleRecovery = "recovery"
 )
 
 // AllCameras in an entry's Cameras means every camera of the household,
@@ -25,13 +31,14 @@ const (
 const AllCameras = "*"
 
 // ErrRosterChain means a roster chain failed verification: a version was
-// forged, reordered, skipped or signed by a device that was not an owner in
-// the version before. Refuse it and alarm; never fall back to an older view.
+// forged, reordered, skipped or signed by a device that was not an owner (or
+// the recovery identity) in the version before. Refuse it and alarm; never fall back to an older view.
 var ErrRosterChain = errors.New("roster chain does not verify")
 
 // Roster is one version of a household's roster: who may see which camera
 // until when. Version 1 is signed by its own first owner device; every later
-// version by an owner device listed in the version before it.
+// version by an owner device (or the recovery identity) listed in the
+// version before it.
 type Roster struct {
 	V         int           `json:"v"`
 	Household string        `json:"household"`
@@ -45,7 +52,7 @@ type Roster struct {
 type RosterEntry struct {
 	ID       string     `json:"id"`   // KeyID(Sign)
 	Kind     string     `json:"kind"` // KindDevice or KindHub
-	Role     string     `json:"role"` // RoleOwner, RoleMember or RoleHub
+	Role     string     `json:"role"` // RoleOwner, RoleMember, RoleRecovery or RoleHub
 	Name     string     `json:"name"`
 	Sign     []byte     `json:"sign"`    // Ed25519 public key
 	KEM      string     `json:"kem"`     // age1pq… hybrid recipient
@@ -122,7 +129,7 @@ func (r *Roster) check() error {
 			return fmt.Errorf("%w: roster entry %q: %v", ErrMalformed, e.ID, err)
 		}
 		switch {
-		case e.Kind == KindDevice && (e.Role == RoleOwner || e.Role == RoleMember):
+		case e.Kind == KindDevice && (e.Role == RoleOwner || e.Role == RoleMember || e.Role == RoleRecovery):
 		case e.Kind == KindHub && e.Role == RoleHub:
 		default:
 			return fmt.Errorf("%w: roster entry %q: kind %q with role %q", ErrMalformed, e.ID, e.Kind, e.Role)
@@ -137,7 +144,14 @@ func (r *Roster) check() error {
 	return nil
 }
 
-// SignRoster checks r and signs it with an owner device's key.
+// MaySign reports whether the entry may sign the next roster version: an
+// owner device or the recovery identity.
+func (e *RosterEntry) MaySign() bool {
+	return e.Kind == KindDevice && (e.Role == RoleOwner || e.Role == RoleRecovery)
+}
+
+// SignRoster checks r and signs it with an owner device's (or the recovery
+// identity's) key.
 func SignRoster(priv ed25519.PrivateKey, r Roster) ([]byte, error) {
 	r.V = FormatVersion
 	if err := r.check(); err != nil {
@@ -175,8 +189,8 @@ func VerifyRosterChain(versions [][]byte, root ed25519.PublicKey) (*Roster, erro
 		if err := r.check(); err != nil {
 			return nil, fmt.Errorf("%w: version %d: %v", ErrRosterChain, r.Version, err)
 		}
-		// The signer must be an owner device of the previous version (of
-		// itself, for version 1).
+		// The signer must be an owner device of the previous version, or
+		// its recovery identity (for version 1: an owner device it lists).
 		signers := &r
 		if prev != nil {
 			signers = prev
@@ -187,8 +201,8 @@ func VerifyRosterChain(versions [][]byte, root ed25519.PublicKey) (*Roster, erro
 			return nil, fmt.Errorf("%w: chain starts at version %d", ErrRosterChain, r.Version)
 		}
 		signer := signers.Entry(env.Signer)
-		if signer == nil || signer.Kind != KindDevice || signer.Role != RoleOwner {
-			return nil, fmt.Errorf("%w: version %d signed by %s, not an owner device", ErrRosterChain, r.Version, env.Signer)
+		if signer == nil || !signer.MaySign() || (prev == nil && signer.Role != RoleOwner) {
+			return nil, fmt.Errorf("%w: version %d signed by %s, not an owner device or the recovery key", ErrRosterChain, r.Version, env.Signer)
 		}
 		if prev == nil && root != nil && !ed25519.PublicKey(signer.Sign).Equal(root) {
 			return nil, fmt.Errorf("%w: version 1 is not signed by the pinned household key", ErrRosterChain)

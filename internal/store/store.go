@@ -72,6 +72,7 @@ type Session struct {
 	HouseholdID string // filled by SessionByTokenHash; ignored by CreateSession
 	Role        string // the account's Role; filled by SessionByTokenHash
 	DeviceName  string
+	DeviceID    string // the signing-in device's roster key id; "" if it sent none
 	Client      string // cleaned User-Agent, e.g. "porchlight-cli/1.2 (linux/amd64)"
 	AddrPrefix  string // the signing-in address cut to /24 (IPv4) or /48 (IPv6)
 	Created     time.Time
@@ -451,6 +452,21 @@ type Store interface {
 	// Epochs lists a camera's epochs, oldest first, each with the wrap for
 	// deviceID if there is one.
 	Epochs(ctx context.Context, cameraID, deviceID string) ([]Epoch, error)
+	// RemoveDevice revokes a device dropped from a household's roster,
+	// atomically: it deletes every wrap for deviceID of the household's
+	// epochs and ends the sessions bound to deviceID of the household's
+	// owner and members (sessions of other accounts are untouched). It
+	// returns the ids of the sessions it ended; removing an unknown device
+	// is not an error.
+	RemoveDevice(ctx context.Context, household, deviceID string) (ended []string, err error)
+
+	// PutRecoveryKit stores or replaces a household's recovery kit (an age
+	// file sealed to the owner's recovery passphrase). ErrNotFound if the
+	// household does not exist.
+	PutRecoveryKit(ctx context.Context, household string, data []byte, updated time.Time) error
+	// RecoveryKit returns a household's recovery kit; ErrNotFound if it has
+	// none.
+	RecoveryKit(ctx context.Context, household string) ([]byte, error)
 
 	// PutObject records an object and, for a manifest, the ids it refers
 	// to, and updates the camera's LastUpload. If the id exists with the

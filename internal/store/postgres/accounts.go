@@ -191,14 +191,14 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 
 // sessionSelect reads sessions with their account's household ("" for
 // staff) and role.
-const sessionSelect = `SELECT s.id, s.token_hash, s.account, coalesce(h.id, ''), a.role, s.device_name,
+const sessionSelect = `SELECT s.id, s.token_hash, s.account, coalesce(h.id, ''), a.role, s.device_name, s.device_id,
 		s.client, s.addr_prefix, s.created, s.last_used, s.auth_at, s.expires
 	FROM sessions s JOIN accounts a ON a.id = s.account LEFT JOIN households h ON h.owner = s.account`
 
 func scanSession(row pgx.Row) (store.Session, error) {
 	var se store.Session
 	var created, lastUsed, authAt, expires int64
-	if err := row.Scan(&se.ID, &se.TokenHash, &se.AccountID, &se.HouseholdID, &se.Role, &se.DeviceName,
+	if err := row.Scan(&se.ID, &se.TokenHash, &se.AccountID, &se.HouseholdID, &se.Role, &se.DeviceName, &se.DeviceID,
 		&se.Client, &se.AddrPrefix, &created, &lastUsed, &authAt, &expires); err != nil {
 		return store.Session{}, err
 	}
@@ -208,9 +208,9 @@ func scanSession(row pgx.Row) (store.Session, error) {
 
 // CreateSession implements store.Store.
 func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO sessions (id, token_hash, account, device_name, client, addr_prefix, created, last_used, auth_at, expires)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		se.ID, se.TokenHash, se.AccountID, se.DeviceName, se.Client, se.AddrPrefix,
+	_, err := s.db.Exec(ctx, `INSERT INTO sessions (id, token_hash, account, device_name, device_id, client, addr_prefix, created, last_used, auth_at, expires)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		se.ID, se.TokenHash, se.AccountID, se.DeviceName, se.DeviceID, se.Client, se.AddrPrefix,
 		micro(se.Created), micro(se.LastUsed), micro(se.AuthAt), micro(se.Expires))
 	return mapErr(err, "create session")
 }

@@ -182,7 +182,7 @@ func testSetEmail(t *testing.T, s store.Store) {
 
 func testSessionFields(t *testing.T, s store.Store) {
 	a, h := household(t, s)
-	se := store.Session{ID: id("ses"), TokenHash: id("th"), AccountID: a.ID, DeviceName: "phone",
+	se := store.Session{ID: id("ses"), TokenHash: id("th"), AccountID: a.ID, DeviceName: "phone", DeviceID: "devphone",
 		Client: "Firefox 140 (Linux)", AddrPrefix: "2001:db8:1::/48",
 		Created: at(0), LastUsed: at(time.Minute), AuthAt: at(30 * time.Second), Expires: at(720 * time.Hour)}
 	// HouseholdID and Role are ignored by CreateSession.

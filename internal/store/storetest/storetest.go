@@ -60,6 +60,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Notifications", testNotifications},
 		{"NotificationRace", testNotificationRace},
 		{"Memberships", testMemberships},
+		{"RecoveryKits", testRecoveryKits},
+		{"RemoveDevice", testRemoveDevice},
 		{"Stats", testStats},
 	}
 	for _, tc := range tests {
