@@ -146,10 +146,18 @@ is trying passwords on your account, a known device can still sign in.`}
 	if err != nil {
 		return err
 	}
-	devName, devID := *name, ""
-	if d, err := m.loadDevice(); err == nil {
-		devName, devID = d.Name, d.ID
+	// A new device's key is made before the sign-in, so the session is
+	// bound to it from the start (removing the device from the roster ends
+	// it); it is saved only if the account has a household (staff need no
+	// key).
+	dev, created := (*keys.Pair)(nil), false
+	if dev, err = m.loadDevice(); err != nil {
+		if dev, err = keys.Generate(*name); err != nil {
+			return err
+		}
+		created = true
 	}
+	devName, devID := dev.Name, dev.ID
 	known := m.deviceTokenFor(server, *email)
 	lr, err := c.c.Login(ctx, api.LoginRequest{Email: *email, Password: pw, DeviceName: devName, DeviceToken: known, DeviceID: devID})
 	if err != nil {
@@ -174,11 +182,13 @@ is trying passwords on your account, a known device can still sign in.`}
 	}
 	sess := &session{Server: server, Token: resp.Token, SessionID: resp.SessionID, AccountID: resp.AccountID,
 		HouseholdID: resp.HouseholdID, Role: resp.Role, Email: *email, ExpiresAt: resp.ExpiresAt}
-	var dev *keys.Pair
-	created := false
-	if resp.HouseholdID != "" {
-		if dev, created, err = m.loadOrCreateDevice(devName); err != nil {
+	if created && resp.HouseholdID != "" {
+		p, err := m.statePath(deviceKeyFile)
+		if err != nil {
 			return err
+		}
+		if err := dev.Save(p); err != nil {
+			return fmt.Errorf("save this device's key: %w", err)
 		}
 	}
 	if err := m.saveSession(sess); err != nil {
@@ -207,7 +217,7 @@ is trying passwords on your account, a known device can still sign in.`}
 	case self != nil:
 		fmt.Fprintf(m.Stdout, "This device (%s) is %s %s in roster version %d.\n", dev.ID, article(self.Role), self.Role, h.roster.Version)
 	case created:
-		fmt.Fprintf(m.Stdout, "This device has a new key (%s) and is not in your household's roster yet, so it cannot open video: adding devices comes in a later release.\n", dev.ID)
+		fmt.Fprintf(m.Stdout, "This device has a new key (%s) and is not in your household's roster yet, so it cannot open video: run `porchlight device pair` here and `porchlight device approve CODE` on an owner device.\n", dev.ID)
 	default:
 		fmt.Fprintf(m.Stdout, "This device (%s) is not in your household's roster, so it cannot open video.\n", dev.ID)
 	}

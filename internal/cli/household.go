@@ -67,7 +67,16 @@ func (m *Main) cameraSegments(ctx context.Context, name string, from, to time.Ti
 	}
 	c, err := h.camera(ctx, name)
 	if err != nil {
-		return nil, nil, nil, err
+		// Not one of this household's: maybe a camera shared with this
+		// account by another household (members.go).
+		sh, sc, ok, serr := m.sharedCamera(ctx, h, name)
+		if errors.Is(serr, errRosterAlarm) {
+			return nil, nil, nil, serr
+		}
+		if serr != nil || !ok {
+			return nil, nil, nil, err
+		}
+		h, c = sh, sc
 	}
 	segs, err := h.segments(ctx, c, from, to)
 	if err != nil {

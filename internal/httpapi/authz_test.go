@@ -122,21 +122,29 @@ var routePolicies = map[string]routePolicy{
 
 	"GET /v1/ops/overview": {policy: operatorOnly},
 
-	"GET /v1/roster":                 {policy: household},
-	"POST /v1/roster":                {policy: household, body: map[string]any{}},
-	"PUT /v1/recovery-kit":           {policy: household},
-	"GET /v1/recovery-kit":           {policy: household, may404: true},
-	"POST /v1/claims":                {policy: household},
-	"GET /v1/claims/{code}":          {policy: household, target: (*world).claimPath, ownerOnly: true},
-	"POST /v1/claims/{code}/confirm": {policy: household, target: (*world).claimPath, ownerOnly: true, body: map[string]any{"hub_id": "nosuchhub"}},
-	"GET /v1/cameras":                {policy: household},
-	"PATCH /v1/cameras/{id}":         {policy: household, target: (*world).cameraPath, body: map[string]any{"retention_days": 3}},
-	"GET /v1/cameras/{id}/epochs":    {policy: householdRead, target: (*world).cameraPath},
-	"GET /v1/cameras/{id}/manifests": {policy: householdRead, target: (*world).cameraPath},
-	"GET /v1/objects/{id}":           {policy: householdRead, target: (*world).objectPath},
-	"PUT /v1/epochs/{id}/wraps":      {policy: household, target: (*world).epochPath, body: map[string]any{"wraps": []any{}}},
-	"POST /v1/devices/pair":          {policy: household, body: map[string]any{}},
-	"GET /v1/devices/pair/{code}":    {policy: household, target: (*world).pairPath, ownerOnly: true},
+	"GET /v1/roster":                          {policy: household},
+	"POST /v1/roster":                         {policy: household, body: map[string]any{}},
+	"PUT /v1/recovery-kit":                    {policy: household},
+	"GET /v1/recovery-kit":                    {policy: household, may404: true},
+	"POST /v1/claims":                         {policy: household},
+	"GET /v1/claims/{code}":                   {policy: household, target: (*world).claimPath, ownerOnly: true},
+	"POST /v1/claims/{code}/confirm":          {policy: household, target: (*world).claimPath, ownerOnly: true, body: map[string]any{"hub_id": "nosuchhub"}},
+	"GET /v1/cameras":                         {policy: household},
+	"PATCH /v1/cameras/{id}":                  {policy: household, target: (*world).cameraPath, body: map[string]any{"retention_days": 3}},
+	"DELETE /v1/cameras/{id}":                 {policy: household, target: (*world).cameraPath},
+	"POST /v1/cameras/{id}/delete":            {policy: household, target: (*world).cameraPath, body: map[string]any{}},
+	"GET /v1/cameras/{id}/epochs":             {policy: householdRead, target: (*world).cameraPath},
+	"GET /v1/cameras/{id}/manifests":          {policy: householdRead, target: (*world).cameraPath},
+	"GET /v1/objects/{id}":                    {policy: householdRead, target: (*world).objectPath},
+	"PUT /v1/epochs/{id}/wraps":               {policy: household, target: (*world).epochPath, body: map[string]any{"wraps": []any{}}},
+	"POST /v1/devices/pair":                   {policy: household, body: map[string]any{}},
+	"GET /v1/devices/pair/{code}":             {policy: household, target: (*world).pairPath, ownerOnly: true},
+	"POST /v1/members/invites":                {policy: household, body: map[string]any{}},
+	"GET /v1/members/invites/{code}":          {policy: household, target: (*world).invitePath, ownerOnly: true, may404: true},
+	"POST /v1/members/invites/{code}/accept":  {policy: household, target: (*world).invitePath, ownerOnly: true, may404: true, body: map[string]any{}},
+	"POST /v1/members/invites/{code}/confirm": {policy: household, target: (*world).invitePath, ownerOnly: true, may404: true},
+	"POST /v1/members/remove":                 {policy: household, body: map[string]any{"email": "nobody@example.com"}, may404: true},
+	"GET /v1/shared":                          {policy: household},
 
 	"GET /v1/hub/roster":       {policy: hubOnly},
 	"PUT /v1/hub/cameras/{id}": {policy: hubOnly, target: (*world).hubCameraPath, ageDescriptor: true},
@@ -311,6 +319,10 @@ func (w *world) passkeyPath(a actor, own bool) string {
 	}
 	return id
 }
+
+// invitePath is an invite code no one issued: every caller gets 404, as
+// for another household's invite (members_test.go covers real ones).
+func (w *world) invitePath(a actor, own bool) string { return auth.NewClaimCode() }
 
 func (w *world) claimPath(a actor, own bool) string {
 	return w.claim[a.letter(own)]

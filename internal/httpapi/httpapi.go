@@ -213,10 +213,18 @@ func (s *Server) register() {
 
 	s.handle("GET /v1/cameras", s.customer(s.cameras))
 	s.handle("PATCH /v1/cameras/{id}", s.customer(s.updateCamera))
+	s.handle("DELETE /v1/cameras/{id}", s.customer(s.fresh(s.removeCamera)))
+	s.handle("POST /v1/cameras/{id}/delete", s.customer(s.fresh(s.deleteCameraData)))
 	s.handle("GET /v1/cameras/{id}/epochs", s.customer(s.epochs))
 	s.handle("PUT /v1/epochs/{id}/wraps", s.customer(s.putWraps))
 	s.handle("POST /v1/devices/pair", s.customer(s.startPair))
 	s.handle("GET /v1/devices/pair/{code}", s.customer(s.pairOffer))
+	s.handle("POST /v1/members/invites", s.customer(s.fresh(s.createInvite)))
+	s.handle("GET /v1/members/invites/{code}", s.customer(s.getInvite))
+	s.handle("POST /v1/members/invites/{code}/accept", s.customer(s.acceptInvite))
+	s.handle("POST /v1/members/invites/{code}/confirm", s.customer(s.fresh(s.confirmInvite)))
+	s.handle("POST /v1/members/remove", s.customer(s.fresh(s.removeMember)))
+	s.handle("GET /v1/shared", s.customer(s.shared))
 	s.handle("GET /v1/cameras/{id}/manifests", s.customer(s.manifests))
 	s.handle("GET /v1/objects/{id}", s.customer(s.object))
 }

@@ -401,8 +401,8 @@ func (r *recorder) close() {
 }
 
 // queueDescriptor seals the camera's descriptor to the roster's owner
-// devices and queues it, unless one was already queued for this roster
-// version.
+// devices and the member devices the camera is shared with, and queues it,
+// unless one was already queued for this roster version.
 func (h *Hub) queueDescriptor(name string, ro *seal.Roster) error {
 	var cs camState
 	h.st.view(func(s *state) { cs = *s.Cameras[name] })
@@ -410,7 +410,7 @@ func (h *Hub) queueDescriptor(name string, ro *seal.Roster) error {
 		return nil
 	}
 	var to []age.Recipient
-	for _, o := range ro.Owners() {
+	for _, o := range descriptorReaders(ro, cs.ID, h.m.Now()) {
 		r, err := seal.ParseRecipient(o.KEM)
 		if err != nil {
 			return err
@@ -425,4 +425,16 @@ func (h *Hub) queueDescriptor(name string, ro *seal.Roster) error {
 	}
 	h.out.put(spool.Item{ID: seal.NewID(), Kind: spool.KindCamera, Body: ct, Meta: spool.Meta{Camera: cs.ID, Seq: ro.Version}})
 	return h.st.update(func(s *state) { s.Cameras[name].Descriptor = ro.Version })
+}
+
+// descriptorReaders are the devices a camera's descriptor is sealed to: the
+// owner devices, and member devices the camera is shared with at t.
+func descriptorReaders(ro *seal.Roster, camera string, t time.Time) []seal.RosterEntry {
+	out := ro.Owners()
+	for _, e := range ro.Entries {
+		if e.Role == seal.RoleMember && e.InScope(camera, t) {
+			out = append(out, e)
+		}
+	}
+	return out
 }

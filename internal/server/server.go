@@ -485,14 +485,12 @@ func (m *Main) retentionLoop(ctx context.Context) {
 	}
 }
 
-// retentionBatch is how many objects one retention step deletes.
-const retentionBatch = 500
-
 // Retain runs one retention pass now: for every camera with a retention
 // limit, it deletes the objects that fall out of it (manifests older than
 // the limit, the objects they list, and unlisted objects older than it):
 // metadata first, then blobs, so a crash leaves at worst orphan blobs that
-// the next start sweeps. It also drops expired sessions, claims and
+// the next start sweeps; an epoch left with no object loses every wrap of
+// its key (shredding by expiry). It also drops expired sessions, claims and
 // sign-in ceremonies and spent rate-limit state, and returns how many
 // objects it deleted. Start must have been called.
 func (m *Main) Retain(ctx context.Context) (int, error) {
@@ -510,27 +508,22 @@ func (m *Main) Retain(ctx context.Context) (int, error) {
 	deleted := 0
 	for _, cam := range cams {
 		cutoff := now.Add(-time.Duration(cam.RetentionDays) * 24 * time.Hour)
-		for {
-			objs, err := r.store.ExpiredObjects(ctx, cam.ID, cutoff, retentionBatch)
-			if err != nil {
-				return deleted, err
-			}
-			if len(objs) == 0 {
-				break
-			}
-			ids := make([]string, len(objs))
-			for i, o := range objs {
-				ids[i] = o.ID
-			}
-			if err := r.store.DeleteObjects(ctx, ids); err != nil {
-				return deleted, err
-			}
-			for _, id := range ids {
-				if err := r.blobs.Delete(ctx, id); err != nil {
-					m.Logger.WarnContext(ctx, "retention: delete blob", "object", id, "err", err)
-				}
-			}
-			deleted += len(ids)
+		p, err := httpapi.Purge(ctx, r.store, r.blobs, m.Logger, func(limit int) ([]store.Object, error) {
+			return r.store.ExpiredObjects(ctx, cam.ID, cutoff, limit)
+		})
+		deleted += p.Manifests + p.Segments
+		if err != nil {
+			return deleted, fmt.Errorf("retention of camera %s: %w", cam.ID, err)
+		}
+		// Shredding by expiry: an epoch with no object left loses every
+		// wrap of its key, so a copy of the store from before cannot be
+		// opened with the keys the service still holds.
+		shredded, err := r.store.ShredEmptyEpochs(ctx, p.Epochs)
+		if err != nil {
+			return deleted, fmt.Errorf("retention of camera %s: shred expired epochs: %w", cam.ID, err)
+		}
+		if len(shredded) > 0 {
+			m.Logger.InfoContext(ctx, "retention shredded epochs", "camera", cam.ID, "epochs", len(shredded))
 		}
 	}
 	if _, err := r.store.DeleteSessionsBefore(ctx, now, now.Add(-m.SessionIdle)); err != nil {

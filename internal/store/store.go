@@ -396,6 +396,9 @@ type Store interface {
 	Membership(ctx context.Context, household, accountID string) (Membership, error)
 	// DeleteMembership removes a membership. ErrNotFound if none.
 	DeleteMembership(ctx context.Context, household, accountID string) error
+	// MembershipsOf lists an account's memberships of other households,
+	// expired ones included, oldest first.
+	MembershipsOf(ctx context.Context, accountID string) ([]Membership, error)
 
 	// RosterVersions returns a household's roster chain, oldest first (empty,
 	// not an error, if none).
@@ -487,4 +490,22 @@ type Store interface {
 	// DeleteObjects deletes objects' metadata and their manifest references.
 	// Missing ids are ignored.
 	DeleteObjects(ctx context.Context, ids []string) error
+
+	// RangeObjects returns up to limit objects of a camera that deleting
+	// the time range [from, to] removes: manifests with from <= CoarseTime
+	// <= to, the objects they refer to, and objects in the range that no
+	// manifest refers to; ordered by time then id.
+	RangeObjects(ctx context.Context, cameraID string, from, to time.Time, limit int) ([]Object, error)
+	// ShredEpochs deletes every wrap of the given epochs, for every device
+	// (crypto-shredding: the epochs and any objects left stay, unreadable).
+	// It returns how many wraps it deleted; unknown ids are ignored.
+	ShredEpochs(ctx context.Context, epochIDs []string) (int, error)
+	// ShredEmptyEpochs deletes every wrap of those of the given epochs that
+	// have no object left, and returns the ids of the epochs that lost
+	// wraps, sorted. Used after deletions (retention, a deleted range).
+	ShredEmptyEpochs(ctx context.Context, epochIDs []string) ([]string, error)
+	// DeleteCamera deletes a camera and, atomically, its epochs, their wraps
+	// and its objects' metadata (delete the blobs of RangeObjects first).
+	// ErrNotFound if there is no such camera.
+	DeleteCamera(ctx context.Context, id string) error
 }

@@ -60,8 +60,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Notifications", testNotifications},
 		{"NotificationRace", testNotificationRace},
 		{"Memberships", testMemberships},
+		{"MembershipsOf", testMembershipsOf},
 		{"RecoveryKits", testRecoveryKits},
 		{"RemoveDevice", testRemoveDevice},
+		{"DeleteRange", testDeleteRange},
+		{"Shred", testShred},
 		{"Stats", testStats},
 	}
 	for _, tc := range tests {
