@@ -98,6 +98,7 @@ func commands() []command {
 		{"login", "log in to your account on this device", cmdLogin},
 		{"logout", "end this device's session", cmdLogout},
 		{"recover", "get your household back on a new device with the recovery passphrase", cmdRecover},
+		{"recovery-kit rotate", "replace the recovery kit with a new one and a new passphrase (the old one stops working)", cmdRecoveryKitRotate},
 		{"whoami", "show the account, its factors, the household and the device in use", cmdWhoami},
 		{"passwd", "change your password (signs out every other session)", cmdPasswd},
 		{"account email", "change your account's e-mail address", cmdAccountEmail},
@@ -270,7 +271,7 @@ func (m *Main) printHelp(w io.Writer) {
 	fmt.Fprint(w, "porchlight — the owner's command for Porchlight, end-to-end encrypted home video.\n\n")
 	fmt.Fprint(w, "Usage: porchlight [--server URL] [--ca FILE] [--insecure-http] COMMAND [flags] [args]\n\nCommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-20s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun `porchlight COMMAND -h` for a command's flags.\n"+
 		"State is kept in $%s (default ~/.config/porchlight); the password is read from $%s or prompted for,\n"+

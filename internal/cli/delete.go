@@ -206,7 +206,7 @@ func (h *household) rotateAfterShred(ctx context.Context) error {
 	if others > 0 {
 		fmt.Fprintf(h.m.Stdout, "Your %d other owner device(s) can still open copies of the store from before: run `porchlight device rotate-key` on each.\n", others)
 	}
-	fmt.Fprintln(h.m.Stdout, "Your recovery passphrase can also still open copies from before until it is replaced with a new recovery kit.")
+	fmt.Fprintln(h.m.Stdout, "Your recovery passphrase can also still open copies from before until you run `porchlight recovery-kit rotate`.")
 	return nil
 }
 
