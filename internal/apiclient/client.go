@@ -611,28 +611,7 @@ type ObjectMeta struct {
 // PutObject uploads one object's ciphertext (an age file). Retrying with the
 // same id and body is safe: the result then has Existed set.
 func (c *Client) PutObject(ctx context.Context, id string, m ObjectMeta, body []byte) (*api.UploadResult, error) {
-	sum := m.SHA256
-	if sum == "" {
-		sum = sha256Hex(body)
-	}
-	h := http.Header{}
-	h.Set(api.HeaderCamera, m.Camera)
-	h.Set(api.HeaderEpoch, m.Epoch)
-	h.Set(api.HeaderKind, m.Kind)
-	h.Set(api.HeaderTime, m.Time.UTC().Format(time.RFC3339))
-	h.Set(api.HeaderSHA256, sum)
-	if len(m.Refs) > 0 {
-		h.Set(api.HeaderRefs, strings.Join(m.Refs, ","))
-	}
-	if body == nil {
-		body = []byte{}
-	}
-	r := request{method: http.MethodPut, path: "/v1/hub/objects/" + seg(id), body: body, ctype: "application/octet-stream", header: h}
-	var out api.UploadResult
-	if err := c.call(ctx, r, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return c.putObjectAt(ctx, "/v1/hub/objects/"+seg(id), m, body)
 }
 
 func sha256Hex(b []byte) string {

@@ -129,6 +129,7 @@ func commands() []command {
 		{"recordings", "show the time ranges recorded by a camera, and the gaps", cmdRecordings},
 		{"export", "verify, decrypt and export a camera's recordings as one MP4", cmdExport},
 		{"delete", "delete a camera's recordings in a time range (--shred destroys their keys)", cmdDelete},
+		{"rekey", "seal a camera's history again under new keys, so removed devices cannot open it", cmdRekey},
 		{"version", "print the version", cmdVersion},
 		{"help", "list the commands, or show one command's help", cmdHelp},
 	}

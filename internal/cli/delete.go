@@ -273,8 +273,8 @@ func (h *household) rotateKey(ctx context.Context) (int, error) {
 			if len(e.Wrap) == 0 {
 				continue // shredded, or never this device's
 			}
-			ann, err := seal.VerifyEpoch(e.Announcement, hubKey)
-			if err == nil && (ann.Household != h.roster.Household || ann.Camera != a.ID || ann.Epoch != e.ID || ann.Hub != a.HubID) {
+			ann, err := seal.VerifyEpochFrom(e.Announcement, h.trusted(a.HubID, hubKey))
+			if err == nil && (ann.Household != h.roster.Household || ann.Camera != a.ID || ann.Epoch != e.ID) {
 				err = fmt.Errorf("%w: announcement is for another household, camera, epoch or hub", seal.ErrMalformed)
 			}
 			if err != nil {

@@ -235,6 +235,19 @@ func (h *household) hubKey(hubID string) (ed25519.PublicKey, string, error) {
 	return ed25519.PublicKey(e.Sign), e.Name, nil
 }
 
+// trusted returns the signers whose manifests and epoch announcements
+// this device accepts for a camera: its hub, and the owner devices of the
+// latest verified roster (`porchlight rekey` re-seals history under an
+// owner device's signature). The Hub field of what they sign names the
+// signer, so it is checked by seal, not against the camera's hub.
+func (h *household) trusted(hubID string, hub ed25519.PublicKey) seal.Signers {
+	owners := map[string]ed25519.PublicKey{hubID: hub}
+	for _, o := range h.roster.Owners() {
+		owners[o.ID] = ed25519.PublicKey(o.Sign)
+	}
+	return func(id string) ed25519.PublicKey { return owners[id] }
+}
+
 // loadCameras lists the cameras and opens their descriptors, sorted by
 // name. A camera whose descriptor fails keeps the reason in err.
 func (h *household) loadCameras(ctx context.Context) ([]*camera, error) {
@@ -337,8 +350,8 @@ func (h *household) epochKey(ctx context.Context, c *camera, epochID string) (*a
 		eps = map[string]*epoch{}
 		for _, e := range list {
 			ep := &epoch{Epoch: e}
-			ep.ann, ep.err = seal.VerifyEpoch(e.Announcement, c.hub)
-			if ep.err == nil && (ep.ann.Household != h.roster.Household || ep.ann.Camera != c.ID || ep.ann.Epoch != e.ID || ep.ann.Hub != c.HubID) {
+			ep.ann, ep.err = seal.VerifyEpochFrom(e.Announcement, h.trusted(c.HubID, c.hub))
+			if ep.err == nil && (ep.ann.Household != h.roster.Household || ep.ann.Camera != c.ID || ep.ann.Epoch != e.ID) {
 				ep.err = fmt.Errorf("%w: announcement is for another household, camera, epoch or hub", seal.ErrMalformed)
 			}
 			eps[e.ID] = ep
@@ -350,7 +363,7 @@ func (h *household) epochKey(ctx context.Context, c *camera, epochID string) (*a
 	case ep == nil:
 		return nil, fmt.Errorf("epoch %s: the service lists no such epoch for camera %s, so the manifest is not this camera's: the service mixed up or altered its data; refusing it", epochID, c.ID)
 	case ep.err != nil:
-		return nil, fmt.Errorf("epoch %s: announcement does not verify with the hub's key: %w", epochID, ep.err)
+		return nil, fmt.Errorf("epoch %s: announcement does not verify with the key of the hub or an owner device: %w", epochID, ep.err)
 	case len(ep.Wrap) == 0:
 		return nil, fmt.Errorf("epoch %s: %w", epochID, errNoWrap)
 	}
@@ -440,7 +453,11 @@ func (h *household) openManifest(ctx context.Context, c *camera, oi api.ObjectIn
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", oi.ID, err)
 	}
-	m, err := keys.OpenManifest(oi.Data, key, c.hub, h.roster.Household, c.ID, oi.EpochID)
+	pt, err := keys.Decrypt(oi.Data, key)
+	var m *seal.Manifest
+	if err == nil {
+		m, err = seal.VerifyManifestFrom(pt, h.trusted(c.HubID, c.hub), h.roster.Household, c.ID, oi.EpochID)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s (camera %s, epoch %s) does not open or verify: %w", oi.ID, clean(c.Name), oi.EpochID, err)
 	}

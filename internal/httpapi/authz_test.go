@@ -89,6 +89,9 @@ type routePolicy struct {
 	upload bool
 	// ageDescriptor: the body is a HubCamera with an age file descriptor.
 	ageDescriptor bool
+	// cameraBody: the body is an EpochPut naming the target household's
+	// camera 1 (and no announcement).
+	cameraBody bool
 }
 
 var routePolicies = map[string]routePolicy{
@@ -137,6 +140,9 @@ var routePolicies = map[string]routePolicy{
 	"GET /v1/cameras/{id}/manifests":          {policy: householdRead, target: (*world).cameraPath},
 	"GET /v1/objects/{id}":                    {policy: householdRead, target: (*world).objectPath},
 	"PUT /v1/epochs/{id}/wraps":               {policy: household, target: (*world).epochPath, body: map[string]any{"wraps": []any{}}},
+	"PUT /v1/epochs/{id}":                     {policy: household, target: (*world).hubEpochPath, cameraBody: true},
+	"PUT /v1/objects/{id}":                    {policy: household, target: (*world).objectPath, upload: true},
+	"POST /v1/cameras/{id}/retire-epochs":     {policy: household, target: (*world).cameraPath, body: map[string]any{}},
 	"POST /v1/devices/pair":                   {policy: household, body: map[string]any{}},
 	"GET /v1/devices/pair/{code}":             {policy: household, target: (*world).pairPath, ownerOnly: true},
 	"POST /v1/members/invites":                {policy: household, body: map[string]any{}},
@@ -535,6 +541,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 				body := p.body
 				if p.ageDescriptor {
 					body = api.HubCamera{Descriptor: w.ageFile}
+				}
+				if p.cameraBody {
+					body = api.EpochPut{CameraID: w.cam1[a.letter(own)]}
 				}
 				got := w.sendUpload(a, method, path, body, camera)
 				exp := expect(p, a, own)

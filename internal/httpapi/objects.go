@@ -65,7 +65,42 @@ func (s *Server) hubCamera(ctx context.Context, h *store.Hub, id string) (store.
 	return c, nil
 }
 
+// uploader is who stores epochs and objects: a hub for its own cameras
+// (the routes under /v1/hub/), or an owner device re-keying history
+// (owneruploads.go). The checks between them are the same.
+type uploader struct {
+	household string
+	// camera fails unless the caller may write to the camera.
+	camera func(ctx context.Context, id string) error
+	// verifyEpoch checks an announcement's signature against the signers
+	// the caller may speak for.
+	verifyEpoch func(ctx context.Context, ann []byte) (*seal.EpochAnnouncement, error)
+	// signerHelp completes "announcement must be an epoch announcement signed by …".
+	signerHelp string
+}
+
+// hubUploader is a hub uploading for its cameras: announcements must be
+// signed by that hub, never by anyone else.
+func (s *Server) hubUploader(h *store.Hub) uploader {
+	return uploader{
+		household: h.HouseholdID,
+		camera: func(ctx context.Context, id string) error {
+			_, err := s.hubCamera(ctx, h, id)
+			return err
+		},
+		verifyEpoch: func(_ context.Context, ann []byte) (*seal.EpochAnnouncement, error) {
+			return seal.VerifyEpoch(ann, h.Sign)
+		},
+		signerHelp: "this hub",
+	}
+}
+
 func (s *Server) putEpoch(w http.ResponseWriter, r *http.Request, h *store.Hub) error {
+	return s.storeEpoch(w, r, s.hubUploader(h))
+}
+
+// storeEpoch is PUT of an epoch with its announcement and wraps.
+func (s *Server) storeEpoch(w http.ResponseWriter, r *http.Request, up uploader) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
@@ -77,14 +112,14 @@ func (s *Server) putEpoch(w http.ResponseWriter, r *http.Request, h *store.Hub) 
 	if !seal.ValidID(in.CameraID) {
 		return errInvalid("malformed camera_id")
 	}
-	if _, err := s.hubCamera(r.Context(), h, in.CameraID); err != nil {
+	if err := up.camera(r.Context(), in.CameraID); err != nil {
 		return err
 	}
-	ann, err := seal.VerifyEpoch(in.Announcement, h.Sign)
+	ann, err := up.verifyEpoch(r.Context(), in.Announcement)
 	if err != nil {
-		return errInvalidf(err, "announcement must be an epoch announcement signed by this hub")
+		return errInvalidf(err, "announcement must be an epoch announcement signed by %s", up.signerHelp)
 	}
-	if ann.Epoch != id || ann.Camera != in.CameraID || ann.Household != h.HouseholdID {
+	if ann.Epoch != id || ann.Camera != in.CameraID || ann.Household != up.household {
 		return errInvalid("the announcement names another epoch, camera or household")
 	}
 	if len(in.Wraps) > MaxWraps {
@@ -176,6 +211,11 @@ func parseUploadHeaders(h http.Header) (uploadMeta, error) {
 // blob the janitor removes. Per id, check-write-insert run under a lock, so
 // concurrent uploads of one id cannot interleave.
 func (s *Server) putObject(w http.ResponseWriter, r *http.Request, h *store.Hub) error {
+	return s.storeObject(w, r, s.hubUploader(h))
+}
+
+// storeObject is PUT of one object's ciphertext (see putObject).
+func (s *Server) storeObject(w http.ResponseWriter, r *http.Request, up uploader) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
@@ -192,7 +232,7 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, h *store.Hub)
 	if r.ContentLength > limit {
 		return errTooLarge(fmt.Sprintf("a %s may be at most %d bytes", m.kind, limit))
 	}
-	if _, err := s.hubCamera(r.Context(), h, m.camera); err != nil {
+	if err := up.camera(r.Context(), m.camera); err != nil {
 		return err
 	}
 	ep, err := s.Store.Epoch(r.Context(), m.epoch)
@@ -249,7 +289,7 @@ func (s *Server) putObject(w http.ResponseWriter, r *http.Request, h *store.Hub)
 	}
 	now := s.Now().UTC()
 	existed, err := s.Store.PutObject(r.Context(), store.Object{
-		ID: id, HouseholdID: h.HouseholdID, CameraID: m.camera, EpochID: m.epoch, Kind: m.kind,
+		ID: id, HouseholdID: up.household, CameraID: m.camera, EpochID: m.epoch, Kind: m.kind,
 		CoarseTime: m.coarse, Size: int64(len(body)), SHA256: m.sha, Created: now,
 	}, m.refs)
 	if err != nil {

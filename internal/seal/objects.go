@@ -57,11 +57,47 @@ func SealManifest(hub ed25519.PrivateKey, epoch age.Recipient, m Manifest) ([]by
 // VerifyManifest checks a manifest's plaintext (a signed envelope) against
 // the hub's key and the household, camera and epoch it was fetched for.
 func VerifyManifest(signed []byte, hub ed25519.PublicKey, household, camera, epoch string) (*Manifest, error) {
+	return VerifyManifestFrom(signed, OnlySigner(hub), household, camera, epoch)
+}
+
+// Signers returns the public key of a signer a verifier trusts, by KeyID,
+// or nil for one it does not. Clients trust the camera's hub and the owner
+// devices of their verified roster (an owner re-keying history signs what
+// it re-seals, see docs/formats.md); hubs and the service trust narrower
+// sets.
+type Signers func(id string) ed25519.PublicKey
+
+// OnlySigner trusts exactly one key.
+func OnlySigner(pub ed25519.PublicKey) Signers {
+	id := ""
+	if len(pub) == ed25519.PublicKeySize {
+		id = KeyID(pub)
+	}
+	return func(s string) ed25519.PublicKey {
+		if s == id && id != "" {
+			return pub
+		}
+		return nil
+	}
+}
+
+// verifyFrom checks env against the key trusted for its signer.
+func verifyFrom(env *Signed, trusted Signers) error {
+	pub := trusted(env.Signer)
+	if pub == nil {
+		return fmt.Errorf("%w: %s signed by %s, not by a trusted hub or owner device", ErrSignature, env.Type, env.Signer)
+	}
+	return env.Verify(pub)
+}
+
+// VerifyManifestFrom is VerifyManifest for a manifest signed by any
+// trusted signer. The manifest's Hub field must name its signer.
+func VerifyManifestFrom(signed []byte, trusted Signers, household, camera, epoch string) (*Manifest, error) {
 	env, err := ParseSigned(signed, TypeManifest)
 	if err != nil {
 		return nil, err
 	}
-	if err := env.Verify(hub); err != nil {
+	if err := verifyFrom(env, trusted); err != nil {
 		return nil, err
 	}
 	var m Manifest
@@ -104,11 +140,17 @@ func SignEpoch(hub ed25519.PrivateKey, a EpochAnnouncement) ([]byte, error) {
 
 // VerifyEpoch checks an announcement against the hub's key.
 func VerifyEpoch(signed []byte, hub ed25519.PublicKey) (*EpochAnnouncement, error) {
+	return VerifyEpochFrom(signed, OnlySigner(hub))
+}
+
+// VerifyEpochFrom is VerifyEpoch for an announcement signed by any trusted
+// signer. The announcement's Hub field must name its signer.
+func VerifyEpochFrom(signed []byte, trusted Signers) (*EpochAnnouncement, error) {
 	env, err := ParseSigned(signed, TypeEpoch)
 	if err != nil {
 		return nil, err
 	}
-	if err := env.Verify(hub); err != nil {
+	if err := verifyFrom(env, trusted); err != nil {
 		return nil, err
 	}
 	var a EpochAnnouncement
