@@ -36,3 +36,12 @@ type DeletionReceipt struct {
 	// CameraRemoved is set by DELETE /v1/cameras/{id}.
 	CameraRemoved bool `json:"camera_removed,omitempty"`
 }
+
+// EpochRetire is POST /v1/cameras/{id}/retire-epochs (owner, recent
+// sign-in): after `porchlight rekey` has stored and verified new copies,
+// it deletes the listed objects of the listed epochs and crypto-shreds
+// those epochs. Answers a DeletionReceipt.
+type EpochRetire struct {
+	Epochs  []string `json:"epochs"`
+	Objects []string `json:"objects"`
+}

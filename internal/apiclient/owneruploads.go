@@ -47,15 +47,9 @@ func (c *Client) putObjectAt(ctx context.Context, path string, m ObjectMeta, bod
 	return &out, nil
 }
 
-// EpochRetire is the body of POST /v1/cameras/{id}/retire-epochs.
-type EpochRetire struct {
-	Epochs  []string `json:"epochs"`
-	Objects []string `json:"objects"`
-}
-
 // RetireEpochs deletes objects of epochs that were re-keyed and
 // crypto-shreds those epochs. Needs a recent sign-in.
-func (c *Client) RetireEpochs(ctx context.Context, cameraID string, in EpochRetire) (api.DeletionReceipt, error) {
+func (c *Client) RetireEpochs(ctx context.Context, cameraID string, in api.EpochRetire) (api.DeletionReceipt, error) {
 	var rc api.DeletionReceipt
 	err := c.callJSON(ctx, http.MethodPost, "/v1/cameras/"+seg(cameraID)+"/retire-epochs", in, &rc)
 	return rc, err

@@ -83,7 +83,7 @@ same epoch are re-keyed too. Asks to confirm unless --yes.
 		return errors.New("nothing was re-keyed")
 	}
 
-	var retire apiclient.EpochRetire
+	var retire api.EpochRetire
 	for i, o := range olds {
 		fmt.Fprintf(m.Stderr, "Re-keying epoch %s (%d of %d): %s…\n", o.id, i+1, len(olds), plural(len(o.segs), "segment"))
 		newID, err := h.rekeyEpoch(ctx, c, o, *progress)

@@ -84,12 +84,6 @@ func (s *Server) putOwnerObject(w http.ResponseWriter, r *http.Request, c *calle
 // MaxRetire bounds the objects one retire-epochs call deletes.
 const MaxRetire = 10000
 
-// epochRetire is the body of POST /v1/cameras/{id}/retire-epochs.
-type epochRetire struct {
-	Epochs  []string `json:"epochs"`
-	Objects []string `json:"objects"`
-}
-
 // retireEpochs is POST /v1/cameras/{id}/retire-epochs (owner, recent
 // sign-in): after `porchlight rekey` stored the re-sealed copies, it
 // deletes the listed objects, each of which must be of this camera and of
@@ -101,7 +95,7 @@ func (s *Server) retireEpochs(w http.ResponseWriter, r *http.Request, c *caller)
 	if err != nil {
 		return err
 	}
-	var in epochRetire
+	var in api.EpochRetire
 	if err := decodeJSON(w, r, MaxJSONBody, &in); err != nil {
 		return err
 	}

@@ -86,9 +86,9 @@ func TestOwnerUploads(t *testing.T) {
 	wantStatus(t, other.c.PutOwnerEpoch(ctx, id2, put2), http.StatusNotFound, "another household's owner")
 
 	// Retire: a new object is refused, the old ones go, the new stay.
-	_, err = o.c.RetireEpochs(ctx, cam, apiclient.EpochRetire{Epochs: []string{oldEpoch}, Objects: []string{segID}})
+	_, err = o.c.RetireEpochs(ctx, cam, api.EpochRetire{Epochs: []string{oldEpoch}, Objects: []string{segID}})
 	wantStatus(t, err, http.StatusBadRequest, "retire an object of another epoch")
-	rc, err := o.c.RetireEpochs(ctx, cam, apiclient.EpochRetire{Epochs: []string{oldEpoch}, Objects: []string{oldSeg.ID, oldMan}})
+	rc, err := o.c.RetireEpochs(ctx, cam, api.EpochRetire{Epochs: []string{oldEpoch}, Objects: []string{oldSeg.ID, oldMan}})
 	if err != nil || rc.Segments != 1 || rc.Manifests != 1 || len(rc.ShreddedEpochs) != 1 || rc.WrapsDeleted != 1 {
 		t.Fatalf("retire = %+v, %v", rc, err)
 	}
