@@ -164,13 +164,15 @@ func (h *household) refreshRoster(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if len(r.Versions) > len(pin.Versions) {
+	seen := len(pin.Versions)
+	if len(r.Versions) > seen {
 		pin.Versions = r.Versions
 		if err := h.m.savePin(pin); err != nil {
 			return err
 		}
 	}
 	h.pin, h.chain, h.roster = pin, r.Versions, latest
+	h.reportRosterChanges(h.m.Stderr, seen, r.Versions)
 	return nil
 }
 

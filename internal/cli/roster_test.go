@@ -171,3 +171,32 @@ func TestPinnedRosterFile(t *testing.T) {
 		t.Fatalf("round trip: got %+v", got)
 	}
 }
+
+func TestRosterNews(t *testing.T) {
+	until := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	owner := seal.RosterEntry{ID: "own1", Kind: seal.KindDevice, Role: seal.RoleOwner, Name: "phone", KEM: "k1", Cameras: []string{seal.AllCameras}}
+	member := seal.RosterEntry{ID: "mem1", Kind: seal.KindDevice, Role: seal.RoleMember, Name: "ann@example.org", KEM: "k2", Cameras: []string{"cam1"}, NotAfter: &until}
+	rotated := owner
+	rotated.KEM = "k1b"
+	for _, tc := range []struct {
+		name       string
+		prev, next []seal.RosterEntry
+		want       string
+	}{
+		{"member added", []seal.RosterEntry{owner}, []seal.RosterEntry{owner, member},
+			`Roster version 2, signed by owner "phone" (own1): added member "ann@example.org" (mem1), 1 camera(s) until 2026-12-01 09:00 UTC.`},
+		{"member removed", []seal.RosterEntry{owner, member}, []seal.RosterEntry{owner},
+			`Roster version 2, signed by owner "phone" (own1): removed member "ann@example.org" (mem1), 1 camera(s) until 2026-12-01 09:00 UTC.`},
+		{"key rotated", []seal.RosterEntry{owner}, []seal.RosterEntry{rotated},
+			`Roster version 2, signed by owner "phone" (own1): new key for owner "phone" (own1).`},
+		{"nothing", []seal.RosterEntry{owner}, []seal.RosterEntry{owner},
+			`Roster version 2, signed by owner "phone" (own1): no change to who may see what.`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := rosterNews(&seal.Roster{Version: 1, Entries: tc.prev}, &seal.Roster{Version: 2, Entries: tc.next}, "own1")
+			if got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
