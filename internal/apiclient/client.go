@@ -588,6 +588,18 @@ func (c *Client) HubRoster(ctx context.Context) (*api.Roster, error) {
 	return &out, nil
 }
 
+// HubRosterAfter is HubRoster as a long poll: the service answers as soon
+// as the household has more than after versions, or after wait (at most
+// 30 s) with the roster as it is.
+func (c *Client) HubRosterAfter(ctx context.Context, after uint64, wait time.Duration) (*api.Roster, error) {
+	var out api.Roster
+	path := fmt.Sprintf("/v1/hub/roster?after=%d&wait=%s", after, wait)
+	if err := c.callJSON(ctx, http.MethodGet, path, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // PutCamera creates or updates a camera of this hub (idempotent).
 func (c *Client) PutCamera(ctx context.Context, id string, in api.HubCamera) error {
 	return c.callJSON(ctx, http.MethodPut, "/v1/hub/cameras/"+seg(id), in, nil)

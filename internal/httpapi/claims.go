@@ -41,7 +41,16 @@ func (s *Server) getRoster(w http.ResponseWriter, r *http.Request, c *caller) er
 }
 
 func (s *Server) hubRoster(w http.ResponseWriter, r *http.Request, h *store.Hub) error {
-	ro, err := s.rosterOf(r.Context(), h.HouseholdID)
+	after, wait, long, err := rosterWait(r)
+	if err != nil {
+		return err
+	}
+	var ro *api.Roster
+	if long {
+		ro, err = s.waitRoster(r, h.HouseholdID, after, wait)
+	} else {
+		ro, err = s.rosterOf(r.Context(), h.HouseholdID)
+	}
 	if err != nil {
 		return err
 	}
@@ -105,6 +114,7 @@ func (s *Server) appendRoster(w http.ResponseWriter, r *http.Request, c *caller)
 	if err := s.revokeDropped(r, c.household, prev, &next); err != nil {
 		return fmt.Errorf("revoke dropped devices: %w", err)
 	}
+	s.rosterNews.appended()
 	return noContent(w)
 }
 

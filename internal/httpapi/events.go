@@ -121,11 +121,14 @@ func (s *Server) EndSessions(ids []string) {
 	}
 }
 
-// CloseStreams ends every open event stream of this Server, so that a
-// graceful shutdown is not held up by them: pass it to
+// CloseStreams ends every open event stream and roster long poll of this
+// Server, so that a graceful shutdown is not held up by them: pass it to
 // http.Server.RegisterOnShutdown. Clients reconnect (to another replica, or
 // after the restart) with Last-Event-ID and miss nothing.
-func (s *Server) CloseStreams() { s.streams.endAll() }
+func (s *Server) CloseStreams() {
+	s.streams.endAll()
+	s.rosterNews.shutdown() // hubs waiting for a roster change: answer now
+}
 
 // apiNotification converts a stored notification.
 func apiNotification(n store.Notification) api.Notification {

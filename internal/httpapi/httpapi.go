@@ -99,6 +99,7 @@ type Server struct {
 	routes        []string
 	uploads       chan struct{}
 	idLocks       keyedMutex
+	rosterNews    rosterNews // wakes hubs waiting for a roster change
 	throttleLocks keyedMutex
 	streams       streams
 }
