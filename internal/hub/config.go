@@ -100,8 +100,10 @@ type Main struct {
 	// SpoolMax caps the spool on disk; past it the oldest recordings are
 	// evicted. It defaults to 2 GiB.
 	SpoolMax ByteSize `toml:"spool_max"`
-	// RosterInterval is how often the roster is fetched. It defaults to
-	// 30 s.
+	// RosterInterval is the pause before asking for the roster again after
+	// a failure (the hub otherwise long-polls, so changes apply within a
+	// second), or how often it is fetched from a service without long
+	// polls. It defaults to 30 s.
 	RosterInterval time.Duration `toml:"roster_interval"`
 	// CAFile names a PEM file of CA certificates trusted, besides the
 	// system's, for Server's HTTPS certificate (a private CA). It defaults
