@@ -203,6 +203,19 @@ type clip struct {
 
 // upload seals and uploads segments and one manifest listing them; it
 // returns the manifest entries.
+// record uploads segments back to back from at into epoch e and returns
+// an export range around them (RFC 3339, 5 s of margin).
+func (h *testHub) record(e *testEpoch, at time.Time, segs []segment.Segment) (from, to string) {
+	var clips []clip
+	start := at
+	for _, s := range segs {
+		clips = append(clips, clip{seg: s, start: at})
+		at = at.Add(s.Duration)
+	}
+	h.upload(e, clips)
+	return start.Add(-5 * time.Second).Format(time.RFC3339), at.Add(5 * time.Second).Format(time.RFC3339)
+}
+
 func (h *testHub) upload(e *testEpoch, clips []clip) []seal.ManifestObject {
 	h.t.Helper()
 	ctx := h.t.Context()

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/porchlight/porchlight/internal/api"
 	"github.com/porchlight/porchlight/internal/seal"
-	"github.com/porchlight/porchlight/internal/segment"
 )
 
 var passphraseRE = regexp.MustCompile(`\b([A-Z2-9]{4}(?:-[A-Z2-9]{4}){7})\b`)
@@ -118,23 +116,7 @@ func TestRecover(t *testing.T) {
 		t.Error("recover dropped the recovery entry from the roster")
 	}
 
-	out := filepath.Join(dir, "out.mp4")
-	mustCLI(t, fresh, "export", "--camera", "front door", "--from", from, "--to", to, "-o", out)
-	got, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var media [][]byte
-	for _, s := range segs {
-		media = append(media, s.Data)
-	}
-	var want bytes.Buffer
-	if err := segment.Concat(&want, media); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want.Bytes()) {
-		t.Errorf("exported %d bytes after recovery, not the %d bytes recorded before", len(got), want.Len())
-	}
+	assertExport(t, fresh, "front door", filepath.Join(dir, "out.mp4"), from, to, segs)
 }
 
 // recoveryEntry returns the roster's recovery entry.

@@ -1,15 +1,12 @@
 package cli
 
 import (
-	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/porchlight/porchlight/internal/seal"
-	"github.com/porchlight/porchlight/internal/segment"
 )
 
 // TestRecoveryKitRotate: a household whose roster lists no recovery key
@@ -130,21 +127,5 @@ func TestRecoveryKitRotate(t *testing.T) {
 		t.Errorf("recover output:\n%s\n%s", r.stdout, r.stderr)
 	}
 	hub.refreshRosterAndReseal(cam, "porch")
-	out := filepath.Join(dir, "out.mp4")
-	mustCLI(t, fresh, "export", "--camera", "porch", "--from", from, "--to", to, "-o", out)
-	got, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var media [][]byte
-	for _, s := range segs {
-		media = append(media, s.Data)
-	}
-	var want bytes.Buffer
-	if err := segment.Concat(&want, media); err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want.Bytes()) {
-		t.Errorf("exported %d bytes after recovery with the rotated kit, not the %d bytes recorded before", len(got), want.Len())
-	}
+	assertExport(t, fresh, "porch", filepath.Join(dir, "out.mp4"), from, to, segs)
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/porchlight/porchlight/internal/keys"
-	"github.com/porchlight/porchlight/internal/segment"
 )
 
 // TestRekey: an owner records a closed epoch and a current one; a removed
@@ -34,21 +33,11 @@ func TestRekey(t *testing.T) {
 	hub, _ := claimTestHub(t, env, server)
 	cam := hub.addCamera("front door")
 
-	record := func(ep *testEpoch, at time.Time, ss []segment.Segment) (from, to string) {
-		var clips []clip
-		start := at
-		for _, s := range ss {
-			clips = append(clips, clip{seg: s, start: at})
-			at = at.Add(s.Duration)
-		}
-		hub.upload(ep, clips)
-		return start.Add(-5 * time.Second).Format(time.RFC3339), at.Add(5 * time.Second).Format(time.RFC3339)
-	}
 	now := time.Now().UTC().Truncate(time.Second)
 	old := hub.newEpoch(cam)
-	oldFrom, oldTo := record(old, now.Add(-2*time.Hour), segs[:3])
+	oldFrom, oldTo := hub.record(old, now.Add(-2*time.Hour), segs[:3])
 	current := hub.newEpoch(cam)
-	curFrom, curTo := record(current, now.Add(-10*time.Minute), segs[3:4])
+	curFrom, curTo := hub.record(current, now.Add(-10*time.Minute), segs[3:4])
 
 	before := filepath.Join(dir, "before.mp4")
 	mustCLI(t, env, "export", "--camera", "front door", "--from", oldFrom, "--to", oldTo, "-o", before)
@@ -109,7 +98,7 @@ func TestRekey(t *testing.T) {
 		}
 	}
 	// The current epoch is untouched, and a second run has nothing to do.
-	assertExport(t, env, filepath.Join(dir, "current.mp4"), curFrom, curTo, segs[3:4])
+	assertExport(t, env, "front door", filepath.Join(dir, "current.mp4"), curFrom, curTo, segs[3:4])
 	if r := runCLI(t, env, "", "rekey", "--camera", "front door", "--yes", "--to", oldTo); r.code == 0 {
 		t.Errorf("a second rekey found work: %s", r.stdout)
 	}

@@ -36,21 +36,11 @@ func TestShredding(t *testing.T) {
 	hub, _ := claimTestHub(t, env, server)
 	cam := hub.addCamera("front door")
 
-	record := func(ep *testEpoch, at time.Time, ss []segment.Segment) (from, to string) {
-		var clips []clip
-		start := at
-		for _, s := range ss {
-			clips = append(clips, clip{seg: s, start: at})
-			at = at.Add(s.Duration)
-		}
-		hub.upload(ep, clips)
-		return start.Add(-5 * time.Second).Format(time.RFC3339), at.Add(5 * time.Second).Format(time.RFC3339)
-	}
 	now := time.Now().UTC().Truncate(time.Second)
 	shredded := hub.newEpoch(cam)
-	shredFrom, shredTo := record(shredded, now.Add(-2*time.Hour), segs[:2])
+	shredFrom, shredTo := hub.record(shredded, now.Add(-2*time.Hour), segs[:2])
 	kept := hub.newEpoch(cam)
-	keptFrom, keptTo := record(kept, now.Add(-10*time.Minute), segs[2:4])
+	keptFrom, keptTo := hub.record(kept, now.Add(-10*time.Minute), segs[2:4])
 
 	// The copy: a consistent snapshot of the database and every blob.
 	backup := filepath.Join(dir, "backup")
@@ -85,13 +75,13 @@ func TestShredding(t *testing.T) {
 
 	// The service: the kept epoch exports with the new key, the shredded
 	// one has nothing left; new recordings are sealed to the new key.
-	assertExport(t, env, filepath.Join(dir, "kept.mp4"), keptFrom, keptTo, segs[2:4])
+	assertExport(t, env, "front door", filepath.Join(dir, "kept.mp4"), keptFrom, keptTo, segs[2:4])
 	if r := runCLI(t, env, "", "export", "--camera", "front door", "--from", shredFrom, "--to", shredTo, "-o", filepath.Join(dir, "gone.mp4")); r.code == 0 {
 		t.Errorf("the shredded range still exports:\n%s", r.stdout)
 	}
 	later := hub.newEpoch(cam)
-	laterFrom, laterTo := record(later, now.Add(-time.Minute), segs[4:5])
-	assertExport(t, env, filepath.Join(dir, "later.mp4"), laterFrom, laterTo, segs[4:5])
+	laterFrom, laterTo := hub.record(later, now.Add(-time.Minute), segs[4:5])
+	assertExport(t, env, "front door", filepath.Join(dir, "later.mp4"), laterFrom, laterTo, segs[4:5])
 	if n := epochFrames(t, service, hub, shredded.id, newKey, oldKey); n != 0 {
 		t.Errorf("the service still opens %d frames of the shredded epoch", n)
 	}
@@ -214,11 +204,11 @@ func epochFrames(t *testing.T, service string, hub *testHub, epochID string, dev
 	return frames
 }
 
-// assertExport exports [from, to] and checks the file is exactly segs
-// joined.
-func assertExport(t *testing.T, env cliEnv, out, from, to string, segs []segment.Segment) {
+// assertExport exports camera's [from, to] and checks the file is exactly
+// segs joined.
+func assertExport(t *testing.T, env cliEnv, camera, out, from, to string, segs []segment.Segment) {
 	t.Helper()
-	mustCLI(t, env, "export", "--camera", "front door", "--from", from, "--to", to, "-o", out)
+	mustCLI(t, env, "export", "--camera", camera, "--from", from, "--to", to, "-o", out)
 	got, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
