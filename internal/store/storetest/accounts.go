@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -448,25 +447,7 @@ func testTOTPReplayRace(t *testing.T, s store.Store) {
 	_, err := s.ConfirmTOTP(ctx(t), a.ID, 100, nil, "")
 	must(t, err, "confirm")
 	const n = 8
-	var wg sync.WaitGroup
-	var ok, conflict atomic.Int32
-	for range n {
-		wg.Go(func() {
-			err := s.UseTOTPStep(ctx(t), a.ID, 101)
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.Is(err, store.ErrConflict):
-				conflict.Add(1)
-			default:
-				t.Errorf("use step: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if ok.Load() != 1 || conflict.Load() != n-1 {
-		t.Errorf("one code used %d times at once: %d accepted, %d refused; want 1 and %d", n, ok.Load(), conflict.Load(), n-1)
-	}
+	oneWins(t, "use step", n, store.ErrConflict, func(i int) error { return s.UseTOTPStep(ctx(t), a.ID, 101) })
 }
 
 func testRecoveryCodes(t *testing.T, s store.Store) {
@@ -508,25 +489,7 @@ func testRecoveryCodeRace(t *testing.T, s store.Store) {
 	_, err := s.ReplaceRecoveryCodes(ctx(t), a.ID, []string{"only", "spare"}, "")
 	must(t, err, "codes")
 	const n = 8
-	var wg sync.WaitGroup
-	var ok, notFound atomic.Int32
-	for range n {
-		wg.Go(func() {
-			err := s.UseRecoveryCode(ctx(t), a.ID, "only", t0)
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.Is(err, store.ErrNotFound):
-				notFound.Add(1)
-			default:
-				t.Errorf("use code: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if ok.Load() != 1 || notFound.Load() != n-1 {
-		t.Errorf("one recovery code used %d times at once: %d accepted, %d refused; want 1 and %d", n, ok.Load(), notFound.Load(), n-1)
-	}
+	oneWins(t, "use code", n, store.ErrNotFound, func(i int) error { return s.UseRecoveryCode(ctx(t), a.ID, "only", t0) })
 	if left, _ := s.RecoveryCodesLeft(ctx(t), a.ID); left != 1 {
 		t.Errorf("RecoveryCodesLeft = %d, want 1", left)
 	}
@@ -688,24 +651,7 @@ func testCeremonyRace(t *testing.T, s store.Store) {
 	if got, _ := s.Ceremony(ctx(t), c.ID); got.Attempts != n {
 		t.Errorf("Attempts after %d concurrent failures = %d", n, got.Attempts)
 	}
-	var ok, notFound atomic.Int32
-	for range n {
-		wg.Go(func() {
-			err := s.DeleteCeremony(ctx(t), c.ID)
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.Is(err, store.ErrNotFound):
-				notFound.Add(1)
-			default:
-				t.Errorf("consume: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if ok.Load() != 1 || notFound.Load() != n-1 {
-		t.Errorf("one ceremony consumed by %d callers at once: %d won, %d refused; want 1 and %d", n, ok.Load(), notFound.Load(), n-1)
-	}
+	oneWins(t, "consume the ceremony", n, store.ErrNotFound, func(int) error { return s.DeleteCeremony(ctx(t), c.ID) })
 }
 
 func testThrottles(t *testing.T, s store.Store) {

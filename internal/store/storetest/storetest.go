@@ -276,25 +276,9 @@ func testRoster(t *testing.T, s store.Store) {
 func testRosterRace(t *testing.T, s store.Store) {
 	_, h := household(t, s)
 	const n = 8
-	var wg sync.WaitGroup
-	var ok, conflict atomic.Int32
-	for i := range n {
-		wg.Go(func() {
-			err := s.AppendRoster(ctx(t), store.RosterVersion{HouseholdID: h.ID, Version: 1, Signed: []byte{byte(i)}, Hash: "h", Created: t0})
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.Is(err, store.ErrConflict):
-				conflict.Add(1)
-			default:
-				t.Errorf("append: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if ok.Load() != 1 || conflict.Load() != n-1 {
-		t.Errorf("racing appends of version 1: %d won, %d conflicted; want 1 and %d", ok.Load(), conflict.Load(), n-1)
-	}
+	oneWins(t, "append", n, store.ErrConflict, func(i int) error {
+		return s.AppendRoster(ctx(t), store.RosterVersion{HouseholdID: h.ID, Version: 1, Signed: []byte{byte(i)}, Hash: "h", Created: t0})
+	})
 }
 
 func testClaims(t *testing.T, s store.Store) {
@@ -662,5 +646,29 @@ func testConcurrentWrites(t *testing.T, s store.Store) {
 		if _, err := s.Object(ctx(t), o.ID); err != nil {
 			t.Errorf("object %s: %v", o.ID, err)
 		}
+	}
+}
+
+// oneWins runs try from n goroutines at once and checks that exactly one
+// succeeds and every other fails with lose (what is the thing raced for).
+func oneWins(t *testing.T, what string, n int, lose error, try func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	var won, lost atomic.Int32
+	for i := range n {
+		wg.Go(func() {
+			switch err := try(i); {
+			case err == nil:
+				won.Add(1)
+			case errors.Is(err, lose):
+				lost.Add(1)
+			default:
+				t.Errorf("%s: %v", what, err)
+			}
+		})
+	}
+	wg.Wait()
+	if won.Load() != 1 || lost.Load() != int32(n-1) {
+		t.Errorf("%s by %d callers at once: %d won, %d refused; want 1 and %d", what, n, won.Load(), lost.Load(), n-1)
 	}
 }
