@@ -54,6 +54,8 @@ type Account struct {
 	PasswordHash string // PHC string (auth.HashPassword)
 	Role         string // RoleCustomer or a staff role
 	Disabled     bool   // a disabled account cannot sign in and has no sessions
+	Org          string // staff: the employing organisation ("" for customers)
+	Country      string // staff: the office's ISO 3166-1 alpha-2 country ("" for customers)
 	Created      time.Time
 }
 
@@ -242,6 +244,43 @@ type Object struct {
 	Size        int64
 	SHA256      string
 	Created     time.Time
+}
+
+// Grant is a support request and, once an owner approves it, the grant.
+// Wraps of an approved grant are stored as epoch wraps for the pseudo
+// device GrantDevice(ID), so every shred and camera deletion covers them.
+type Grant struct {
+	ID          string
+	HouseholdID string
+	Requester   string // support account id
+	Org         string // the requester's organisation and country when filed
+	Country     string
+	Camera      string // the camera's name as requested
+	CameraID    string // set on approval, from the signed grant
+	From, To    time.Time
+	Video       bool
+	Duration    time.Duration // how long it lasts once approved
+	Reason      string
+	Ticket      string
+	Recipient   string // the request key, age1pq…
+	State       string // api.Grant*
+	Signed      []byte // the owner-signed seal.Grant, set on approval
+	Created     time.Time
+	Decided     time.Time // zero while pending
+	Expires     time.Time // pending: when the request lapses; approved: when access ends
+}
+
+// GrantDevice is the device id under which a grant's wraps are stored.
+func GrantDevice(grantID string) string { return "grant:" + grantID }
+
+// AuditRef indexes one audit log entry of a household: the log holds the
+// entry itself; the store says which indices are whose.
+type AuditRef struct {
+	HouseholdID string
+	Index       uint64 // the entry's index in the transparency log
+	ID          string // the entry's id
+	Class       string
+	Time        time.Time
 }
 
 // Store is porchlightd's metadata store. Every method is safe for concurrent
@@ -504,6 +543,39 @@ type Store interface {
 	// have no object left, and returns the ids of the epochs that lost
 	// wraps, sorted. Used after deletions (retention, a deleted range).
 	ShredEmptyEpochs(ctx context.Context, epochIDs []string) ([]string, error)
+	// CreateGrant stores a new grant request (State api.GrantPending).
+	// ErrConflict if the id exists.
+	CreateGrant(ctx context.Context, g Grant) error
+	// Grant returns a grant by id.
+	Grant(ctx context.Context, id string) (Grant, error)
+	// HouseholdGrants lists a household's grants, newest first.
+	HouseholdGrants(ctx context.Context, household string) ([]Grant, error)
+	// RequesterGrants lists the grants a support account asked for, newest
+	// first.
+	RequesterGrants(ctx context.Context, requester string) ([]Grant, error)
+	// ApproveGrant moves a pending grant to approved with the signed grant,
+	// its camera and expiry, and stores wraps (epoch id → wrap) for
+	// GrantDevice(id), atomically. ErrConflict if the grant is not pending
+	// or an epoch is not of cameraID; ErrNotFound if the grant is absent.
+	ApproveGrant(ctx context.Context, id string, signed []byte, cameraID string, decided, expires time.Time, wraps map[string][]byte) error
+	// EndGrant moves a grant whose state is one of from to state to (denied,
+	// revoked, expired, forged), sets Decided to t if it was pending, and
+	// deletes every wrap of GrantDevice(id), atomically. It returns how many
+	// wraps it deleted. ErrConflict if the state is not one of from.
+	EndGrant(ctx context.Context, id string, from []string, to string, t time.Time) (wrapsDeleted int, err error)
+	// DueGrants lists grants that lapse at t: approved with Expires <= t,
+	// and pending with Expires <= t.
+	DueGrants(ctx context.Context, t time.Time) ([]Grant, error)
+	// GrantWrapCount counts the wraps stored for GrantDevice(id).
+	GrantWrapCount(ctx context.Context, id string) (int, error)
+
+	// AddAuditRef records that log entry r.Index belongs to r.HouseholdID.
+	// Adding the same index again is a no-op.
+	AddAuditRef(ctx context.Context, r AuditRef) error
+	// AuditRefs lists a household's entries with Index >= from, by index,
+	// at most limit.
+	AuditRefs(ctx context.Context, household string, from uint64, limit int) ([]AuditRef, error)
+
 	// DeleteCamera deletes a camera and, atomically, its epochs, their wraps
 	// and its objects' metadata (delete the blobs of RangeObjects first).
 	// ErrNotFound if there is no such camera.
