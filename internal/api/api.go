@@ -479,6 +479,10 @@ type AdminStaffCreate struct {
 	Email    string `json:"email"`
 	Role     string `json:"role"` // RoleSupport, RoleAnnotator or RoleOperator
 	Password string `json:"password"`
+	// Org and Country (ISO 3166-1 alpha-2) say who employs the person and
+	// where their office is: every audit entry of their actions carries them.
+	Org     string `json:"org,omitempty"`
+	Country string `json:"country,omitempty"`
 }
 
 // AdminStaffCreated answers AdminStaffCreate: everything the new staff
@@ -496,6 +500,8 @@ type AdminAccount struct {
 	AccountID string    `json:"account_id"`
 	Email     string    `json:"email"`
 	Role      string    `json:"role"`
+	Org       string    `json:"org,omitempty"`
+	Country   string    `json:"country,omitempty"`
 	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
 	// SessionsEnded is set by disable and revoke.

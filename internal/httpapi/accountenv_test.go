@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/porchlight/porchlight/internal/api"
+	"github.com/porchlight/porchlight/internal/apiclient"
+	"github.com/porchlight/porchlight/internal/auditlog"
 	"github.com/porchlight/porchlight/internal/auth"
 	diskblob "github.com/porchlight/porchlight/internal/blob/disk"
 	"github.com/porchlight/porchlight/internal/httpapi"
@@ -45,6 +47,7 @@ type acctEnv struct {
 	url    string
 	limits auth.Limits
 	origin string // Server.PublicOrigin
+	audit  *auditlog.Log
 }
 
 type acctOption func(*acctEnv)
@@ -74,13 +77,18 @@ func (e *acctEnv) open() {
 		e.t.Fatalf("open blobs: %v", err)
 	}
 	e.st = st
+	if e.audit == nil {
+		e.audit = openAudit(e.t, e.dir)
+	}
 	e.srv = &httpapi.Server{
-		Store: st, Blobs: blobs, Now: e.clock.Now, Limits: e.limits, PublicOrigin: e.origin,
+		Store: st, Blobs: blobs, Now: e.clock.Now, Limits: e.limits, PublicOrigin: e.origin, Audit: e.audit,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	e.ts = httptest.NewServer(e.srv.Handler())
 	e.url = e.ts.URL
 }
+
+func (e *acctEnv) client(token string) *apiclient.Client { return apiclient.New(e.url, token) }
 
 func (e *acctEnv) close() {
 	if e.ts == nil {
@@ -88,6 +96,7 @@ func (e *acctEnv) close() {
 	}
 	e.ts.CloseClientConnections()
 	e.ts.Close()
+	e.srv.WaitAudit()
 	if err := e.st.Close(); err != nil {
 		e.t.Errorf("close store: %v", err)
 	}

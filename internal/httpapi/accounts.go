@@ -178,6 +178,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		for _, k := range keys {
 			s.failed(ctx, k.Key, k.Limit)
 		}
+		if found {
+			s.recordLoginFailure(r, a.ID, "wrong password")
+		}
 		return errBadLogin
 	}
 	if !found {
@@ -310,6 +313,7 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) error {
 		for _, k := range d.Keys {
 			s.failed(ctx, k.Key, k.Limit)
 		}
+		s.recordLoginFailure(r, a.ID, "wrong second factor")
 		n, err := s.Store.CeremonyFailed(ctx, cer.ID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("count wrong answer: %w", err)
@@ -604,6 +608,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c *calle
 	}
 	s.EndSessions(ended)
 	addLog(r, "sessions_ended", len(ended))
+	s.recordOwner(r, c, api.AuditAuth, "sessions_revoked", "session:*", fmt.Sprintf("%d other sessions ended", len(ended)))
 	s.notify(ctx, a.ID, api.NoticePasswordChange, noticeData{
 		DeviceName: c.session.DeviceName, Client: c.session.Client, AddrPrefix: c.session.AddrPrefix,
 		Detail: fmt.Sprintf("every other session was ended (%d)", len(ended)),
@@ -643,6 +648,7 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, c *caller
 	}
 	s.EndSessions([]string{id})
 	addLog(r, "session", id)
+	s.recordOwner(r, c, api.AuditAuth, "session_revoked", "session:"+id, "")
 	if id == c.session.ID && c.cookie {
 		clearSessionCookie(w)
 	}

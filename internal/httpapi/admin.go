@@ -10,8 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"unicode"
 
 	"github.com/porchlight/porchlight/internal/api"
+	"github.com/porchlight/porchlight/internal/auditlog"
 	"github.com/porchlight/porchlight/internal/auth"
 	"github.com/porchlight/porchlight/internal/seal"
 	"github.com/porchlight/porchlight/internal/store"
@@ -68,7 +71,11 @@ func (s *Server) adminCreateStaff(w http.ResponseWriter, r *http.Request) error 
 	}
 	ctx := r.Context()
 	now := s.Now().UTC()
-	a := store.Account{ID: seal.NewID(), Email: email, PasswordHash: hash, Role: in.Role, Created: now}
+	org, country, err := staffOrg(in.Org, in.Country)
+	if err != nil {
+		return err
+	}
+	a := store.Account{ID: seal.NewID(), Email: email, PasswordHash: hash, Role: in.Role, Org: org, Country: country, Created: now}
 	if err := s.Store.CreateAccount(ctx, a, store.Household{}); errors.Is(err, store.ErrConflict) {
 		return errConflict("an account with this e-mail address exists")
 	} else if err != nil {
@@ -93,7 +100,21 @@ func (s *Server) adminCreateStaff(w http.ResponseWriter, r *http.Request) error 
 }
 
 func adminAccount(a store.Account) api.AdminAccount {
-	return api.AdminAccount{AccountID: a.ID, Email: a.Email, Role: apiRole(a.Role), Disabled: a.Disabled, CreatedAt: a.Created}
+	return api.AdminAccount{AccountID: a.ID, Email: a.Email, Role: apiRole(a.Role), Org: a.Org, Country: a.Country, Disabled: a.Disabled, CreatedAt: a.Created}
+}
+
+// staffOrg checks a staff account's organisation (free text) and office
+// country (ISO 3166-1 alpha-2, upper-cased).
+func staffOrg(org, country string) (string, string, error) {
+	org = strings.TrimSpace(org)
+	if len(org) > 100 || strings.ContainsFunc(org, unicode.IsControl) {
+		return "", "", errInvalid("org must be at most 100 characters without control characters")
+	}
+	country = strings.ToUpper(strings.TrimSpace(country))
+	if country != "" && (len(country) != 2 || strings.ContainsFunc(country, func(r rune) bool { return r < 'A' || r > 'Z' })) {
+		return "", "", errInvalid("country must be a two-letter ISO 3166-1 code, e.g. DE or US")
+	}
+	return org, country, nil
 }
 
 func (s *Server) adminListStaff(w http.ResponseWriter, r *http.Request) error {
@@ -138,6 +159,11 @@ func (s *Server) adminAccount(act func(ctx context.Context, a store.Account) (en
 		}
 		addLog(r, "account", a.ID, "sessions_ended", ended)
 		s.Logger.InfoContext(ctx, "admin: account action", "route", r.Pattern, "account", a.ID, "sessions_ended", ended)
+		s.recordAccount(ctx, a.ID, api.AuditStaff, auditlog.Body{
+			Actor:  auditlog.Actor{Kind: api.ActorOperator},
+			Action: strings.TrimPrefix(r.Pattern, "POST /admin/accounts/"), Resource: "account:" + a.ID, Decision: "done",
+			Detail: fmt.Sprintf("by the service's operator on the admin socket; %d sessions ended", ended),
+		})
 		out := adminAccount(a)
 		out.SessionsEnded = ended
 		writeJSON(w, http.StatusOK, out)

@@ -101,6 +101,9 @@ func (s *Server) cameraAccess(r *http.Request, c *caller, cam store.Camera, read
 		return s.denied(r, c, "members may view this camera, not change it")
 	}
 	addLog(r, "as", api.RoleMember)
+	if la, ok := r.Context().Value(logKey{}).(*logAttrs); ok {
+		la.memberOf = cam.HouseholdID
+	}
 	return nil
 }
 

@@ -68,6 +68,13 @@ const (
 	hubOnly
 	// operatorOnly: the operator role; any other account → 403.
 	operatorOnly
+	// supportOnly: the support role; any other account → 403. Support may
+	// still be refused (403) by the grant itself: grants_test.go checks
+	// those decisions.
+	supportOnly
+	// grantView: a grant's household owner, or the support account that
+	// asked for it; other customers → 404, other staff → 403.
+	grantView
 )
 
 // routePolicy is the decision for one route. target returns the path's
@@ -124,6 +131,23 @@ var routePolicies = map[string]routePolicy{
 	"GET /v1/events":                  {policy: self},
 
 	"GET /v1/ops/overview": {policy: operatorOnly},
+	"GET /v1/ops/audit":    {policy: operatorOnly},
+
+	"GET /v1/log":                {policy: self},
+	"GET /v1/log/checkpoint":     {policy: self},
+	"GET /v1/log/tile/{path...}": {policy: self, may404: true},
+	"GET /v1/audit":              {policy: household},
+
+	"POST /v1/support/requests":         {policy: supportOnly, body: map[string]any{}},
+	"GET /v1/support/requests":          {policy: supportOnly},
+	"GET /v1/grants":                    {policy: household},
+	"GET /v1/grants/{id}":               {policy: grantView, target: (*world).grantPath},
+	"POST /v1/grants/{id}/approve":      {policy: household, target: (*world).grantPath, ownerOnly: true, body: map[string]any{}},
+	"POST /v1/grants/{id}/deny":         {policy: household, target: (*world).grantPath, ownerOnly: true, body: map[string]any{}},
+	"POST /v1/grants/{id}/revoke":       {policy: household, target: (*world).grantPath, ownerOnly: true, body: map[string]any{}},
+	"GET /v1/grants/{id}/epochs":        {policy: supportOnly, target: (*world).grantPath},
+	"GET /v1/grants/{id}/manifests":     {policy: supportOnly, target: (*world).grantPath},
+	"GET /v1/grants/{id}/objects/{oid}": {policy: supportOnly, target: (*world).grantPath},
 
 	"GET /v1/roster":                          {policy: household},
 	"POST /v1/roster":                         {policy: household, body: map[string]any{}},
@@ -167,7 +191,8 @@ type world struct {
 	// Per household ("A", "B"): camera 1 (shared with the member), camera
 	// 2 (not shared), an object of camera 1, a claim code.
 	cam1, cam2, object1, object2, claim map[string]string
-	ageFile                             []byte // a real age file: what the service accepts as ciphertext
+	grant                               map[string]string // a pending request by support
+	ageFile                             []byte            // a real age file: what the service accepts as ciphertext
 }
 
 func newWorld(e *acctEnv) *world {
@@ -175,6 +200,7 @@ func newWorld(e *acctEnv) *world {
 	ctx := context.Background()
 	w := &world{e: e, accounts: map[actor]string{}, hubs: map[actor]string{},
 		cam1: map[string]string{}, cam2: map[string]string{}, object1: map[string]string{}, object2: map[string]string{}, claim: map[string]string{},
+		grant:   map[string]string{},
 		ageFile: ageBody(t)}
 	now := e.clock.Now()
 	for _, a := range []actor{ownerA, ownerB, memberA} {
@@ -226,6 +252,13 @@ func newWorld(e *acctEnv) *world {
 			t.Fatal(err)
 		}
 		w.claim[hh.name] = code
+		g := store.Grant{ID: seal.NewID(), HouseholdID: h.ID, Requester: w.accounts[support], Camera: "Front door",
+			From: now.Add(-time.Hour), To: now, Duration: time.Hour, Reason: "camera offline", Ticket: "T-1",
+			Recipient: testRecipient(t), State: api.GrantPending, Created: now, Expires: now.Add(api.GrantRequestTTL)}
+		if err := e.st.CreateGrant(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		w.grant[hh.name] = g.ID
 	}
 	if err := e.st.PutMembership(ctx, store.Membership{HouseholdID: w.householdOf(ownerA), AccountID: w.accounts[memberA],
 		Cameras: []string{w.cam1["A"]}, Created: now}); err != nil {
@@ -345,6 +378,7 @@ func (w *world) hubCameraPath(a actor, own bool) string {
 	return w.cam1[a.letter(own)]
 }
 func (w *world) hubEpochPath(a actor, own bool) string { return seal.NewID() }
+func (w *world) grantPath(a actor, own bool) string    { return w.grant[a.letter(own)] }
 func (w *world) hubObjectPath(a actor, own bool) string {
 	return w.object1[a.letter(own)]
 }
@@ -424,16 +458,17 @@ func (w *world) sendUpload(a actor, method, path string, body any, camera string
 type want int
 
 const (
-	allowed      want = iota // authorization passed (validation may still refuse)
-	unauthorized             // 401
-	forbidden                // 403 code forbidden
-	notFound                 // 404, as for a missing object
-	refusedHub               // a hub on another household's object: 404 or 409, never 2xx
-	public                   // anything but 403 and 5xx, the same for everyone
+	allowed       want = iota // authorization passed (validation may still refuse)
+	unauthorized              // 401
+	forbidden                 // 403 code forbidden
+	notFound                  // 404, as for a missing object
+	refusedHub                // a hub on another household's object: 404 or 409, never 2xx
+	public                    // anything but 403 and 5xx, the same for everyone
+	supportAccess             // past the role check: allowed, or refused by the grant (403)
 )
 
 func (w want) String() string {
-	return [...]string{"allowed", "401", "403", "404", "refused", "as anonymous"}[w]
+	return [...]string{"allowed", "401", "403", "404", "refused", "as anonymous", "support"}[w]
 }
 
 func expect(p routePolicy, a actor, own bool) want {
@@ -462,6 +497,26 @@ func expect(p routePolicy, a actor, own bool) want {
 			return unauthorized
 		case !own && p.target != nil:
 			return refusedHub
+		}
+		return allowed
+	case supportOnly:
+		switch {
+		case a == anon || a.hub():
+			return unauthorized
+		case a != support:
+			return forbidden
+		}
+		return supportAccess
+	case grantView:
+		switch {
+		case a == anon || a.hub():
+			return unauthorized
+		case a == support:
+			return allowed // it asked for both households' grants
+		case a.staff():
+			return forbidden
+		case a == memberA || !own:
+			return notFound
 		}
 		return allowed
 	}
@@ -582,6 +637,8 @@ func check(t *testing.T, name string, got result, exp want, may404 bool) {
 		ok = got.status == 404
 	case refusedHub:
 		ok = got.status == 404 || got.status == 409 || got.status == 403
+	case supportAccess:
+		ok = got.status < 500 && got.status != 401
 	}
 	if !ok {
 		t.Errorf("%s: got %d %s, want %s (%s)", name, got.status, got.code, exp, strings.TrimSpace(got.body))

@@ -111,6 +111,7 @@ func (s *Server) appendRoster(w http.ResponseWriter, r *http.Request, c *caller)
 		return err
 	}
 	addLog(r, "roster_version", next.Version)
+	s.recordOwner(r, c, api.AuditDevice, "roster_version", fmt.Sprintf("roster:%d", next.Version), rosterChange(prev, &next))
 	if err := s.revokeDropped(r, c.household, prev, &next); err != nil {
 		return fmt.Errorf("revoke dropped devices: %w", err)
 	}
@@ -244,6 +245,7 @@ func (s *Server) confirmClaim(w http.ResponseWriter, r *http.Request, c *caller)
 		return err
 	}
 	addLog(r, "hub", cl.HubID)
+	s.recordOwner(r, c, api.AuditHub, "hub_claimed", "hub:"+cl.HubID, cl.HubName)
 	return noContent(w)
 }
 

@@ -137,6 +137,7 @@ func (s *Server) deleteCameraData(w http.ResponseWriter, r *http.Request, c *cal
 	slices.Sort(rc.ShreddedEpochs)
 	rc.ShreddedEpochs = slices.Compact(rc.ShreddedEpochs)
 	addLog(r, "receipt", rc.ID, "objects", rc.Manifests+rc.Segments, "shredded", len(rc.ShreddedEpochs))
+	s.recordReceipt(r, c, rc)
 	writeJSON(w, http.StatusOK, rc)
 	return nil
 }
@@ -177,6 +178,7 @@ func (s *Server) removeCamera(w http.ResponseWriter, r *http.Request, c *caller)
 		return fmt.Errorf("delete camera: %w", err)
 	}
 	addLog(r, "receipt", rc.ID, "objects", rc.Manifests+rc.Segments, "shredded", len(rc.ShreddedEpochs))
+	s.recordReceipt(r, c, rc)
 	writeJSON(w, http.StatusOK, rc)
 	return nil
 }

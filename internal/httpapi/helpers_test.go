@@ -1,11 +1,13 @@
 package httpapi_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/porchlight/porchlight/internal/api"
 	"github.com/porchlight/porchlight/internal/apiclient"
+	"github.com/porchlight/porchlight/internal/auditlog"
 	"github.com/porchlight/porchlight/internal/keys"
 	"github.com/porchlight/porchlight/internal/seal"
 	"github.com/porchlight/porchlight/internal/server"
@@ -112,7 +115,12 @@ type owner struct {
 	token     string
 }
 
-func signup(t *testing.T, e *env) *owner {
+// clients makes API clients for a test service (env or acctEnv).
+type clients interface {
+	client(token string) *apiclient.Client
+}
+
+func signup(t *testing.T, e clients) *owner {
 	t.Helper()
 	o := &owner{t: t, email: "owner-" + randomHex(4) + "@example.org", password: "correct horse " + randomHex(4)}
 	resp, err := e.client("").Signup(t.Context(), api.SignupRequest{Email: o.email, Password: o.password, DeviceName: "laptop"})
@@ -167,7 +175,7 @@ type fakeHub struct {
 	owner     *owner
 }
 
-func claimHub(t *testing.T, e *env, o *owner) *fakeHub {
+func claimHub(t *testing.T, e clients, o *owner) *fakeHub {
 	t.Helper()
 	ctx := t.Context()
 	code, err := o.c.CreateClaim(ctx)
@@ -302,4 +310,30 @@ func wantStatus(t *testing.T, err error, status int, what string) {
 	if !apiclient.IsStatus(err, status) {
 		t.Errorf("%s: err = %v, want HTTP %d", what, err, status)
 	}
+}
+
+// testRecipient returns a fresh age1pq… recipient (a support request key).
+func testRecipient(t *testing.T) string {
+	t.Helper()
+	p, err := keys.Generate("request")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Recipient()
+}
+
+// openAudit opens an audit log under dir for a test server; it closes at
+// the end of the test.
+func openAudit(t *testing.T, dir string) *auditlog.Log {
+	t.Helper()
+	signer, _, err := auditlog.LoadOrCreateKey(filepath.Join(dir, "log.key"), "porchlight.test/"+randomHex(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := auditlog.Open(t.Context(), auditlog.Config{Dir: filepath.Join(dir, "log"), Signer: signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(context.Background()) })
+	return l
 }

@@ -91,6 +91,11 @@ type Server struct {
 	// RPID is the WebAuthn relying party id. It defaults to PublicOrigin's
 	// host name, else "localhost".
 	RPID string
+	// Audit is the transparency log every grant, key release, staff action,
+	// non-owner access and denial goes to (audit.go). Without one, those
+	// that must be logged before they act answer 503 and the rest go
+	// unrecorded: porchlightd always sets it.
+	Audit AuditLog
 	// TestHooks are for tests only (see TestHooks); leave them zero.
 	TestHooks TestHooks
 
@@ -102,6 +107,7 @@ type Server struct {
 	rosterNews    rosterNews // wakes hubs waiting for a roster change
 	throttleLocks keyedMutex
 	streams       streams
+	auditWG       sync.WaitGroup // background audit records in flight
 }
 
 func (s *Server) init() {
@@ -193,6 +199,27 @@ func (s *Server) register() {
 
 	// Staff.
 	s.handle("GET /v1/ops/overview", s.staffOnly(api.RoleOperator, s.opsOverview))
+	s.handle("GET /v1/ops/audit", s.staffOnly(api.RoleOperator, s.opsAudit))
+
+	// The transparency log: any signed-in account verifies it; a
+	// household's own entries only to its owner (audit.go).
+	s.handle("GET /v1/log", s.user(s.logInfo))
+	s.handle("GET /v1/log/checkpoint", s.user(s.logCheckpoint))
+	s.handle("GET /v1/log/tile/{path...}", s.user(s.logTile))
+	s.handle("GET /v1/audit", s.customer(s.audit))
+
+	// Support grants (grants.go): support asks, the owner decides, support
+	// uses an approved grant within its scope.
+	s.handle("POST /v1/support/requests", s.staffOnly(api.RoleSupport, s.supportRequest))
+	s.handle("GET /v1/support/requests", s.staffOnly(api.RoleSupport, s.supportRequests))
+	s.handle("GET /v1/grants", s.customer(s.grants))
+	s.handle("GET /v1/grants/{id}", s.user(s.grant))
+	s.handle("POST /v1/grants/{id}/approve", s.customer(s.fresh(s.approveGrant)))
+	s.handle("POST /v1/grants/{id}/deny", s.customer(s.denyGrant))
+	s.handle("POST /v1/grants/{id}/revoke", s.customer(s.revokeGrant))
+	s.handle("GET /v1/grants/{id}/epochs", s.staffOnly(api.RoleSupport, s.grantEpochs))
+	s.handle("GET /v1/grants/{id}/manifests", s.staffOnly(api.RoleSupport, s.grantManifests))
+	s.handle("GET /v1/grants/{id}/objects/{oid}", s.staffOnly(api.RoleSupport, s.grantObject))
 
 	// A household's data: customers only, each object checked against the
 	// caller's household in the store.
@@ -271,7 +298,11 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // logKey carries attributes a handler adds to its request's log line.
 type logKey struct{}
 
-type logAttrs struct{ attrs []any }
+type logAttrs struct {
+	attrs    []any
+	caller   *caller // the signed-in caller, once authenticated
+	memberOf string  // the household a member read from (cameraAccess)
+}
 
 func addLog(r *http.Request, args ...any) {
 	if la, ok := r.Context().Value(logKey{}).(*logAttrs); ok {
@@ -305,7 +336,11 @@ func (s *Server) wrap(pattern string, h handlerFunc) http.Handler {
 			attrs = append(attrs, la.attrs...)
 			attrs = append(attrs, "dur", time.Since(start).Round(time.Microsecond))
 			s.Logger.Log(r.Context(), level, "request failed", attrs...)
+			s.auditDenial(r, pattern, la.caller, status, body)
 			return
+		}
+		if la.memberOf != "" {
+			s.auditMemberAccess(r, pattern, la.caller, la.memberOf, sw.status)
 		}
 		if s.Logger.Enabled(r.Context(), slog.LevelDebug) {
 			attrs = append(attrs, "status", sw.status, "bytes", sw.bytes)

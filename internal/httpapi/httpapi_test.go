@@ -616,6 +616,9 @@ func TestOpenAPIInSync(t *testing.T) {
 	}
 	documented := openAPIRoutes(t, string(doc))
 	served := (&httpapi.Server{}).Routes()
+	for i, r := range served {
+		served[i] = strings.ReplaceAll(r, "...}", "}") // OpenAPI has no wildcard segments
+	}
 	slices.Sort(served)
 	if diff := cmp.Diff(served, documented); diff != "" {
 		t.Errorf("docs/openapi.yaml and the served routes differ (-served +documented):\n%s", diff)

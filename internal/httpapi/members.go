@@ -254,6 +254,7 @@ func (s *Server) confirmInvite(w http.ResponseWriter, r *http.Request, c *caller
 		return fmt.Errorf("consume invite: %w", err)
 	}
 	addLog(r, "device", inv.DeviceID, "cameras", len(cams))
+	s.recordOwner(r, c, api.AuditMember, "member_added", "account:"+inv.Member, fmt.Sprintf("device %s, %d cameras, until %s", inv.DeviceID, len(cams), m.Expires.Format(time.RFC3339)))
 	return noContent(w)
 }
 
@@ -287,6 +288,7 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *caller)
 	// dropped them; a session on a device never listed still reads nothing
 	// now, as the membership is gone.
 	addLog(r, "member", acct.ID)
+	s.recordOwner(r, c, api.AuditMember, "member_removed", "account:"+acct.ID, "")
 	return noContent(w)
 }
 

@@ -425,11 +425,18 @@ func (s *Server) manifests(w http.ResponseWriter, r *http.Request, c *caller) er
 	if to.Before(from) {
 		return errInvalid("to is before from")
 	}
-	include := q.Get("include")
+	return s.writeManifests(w, r, cam.ID, from.Add(-time.Minute), to.Add(time.Minute))
+}
+
+// writeManifests answers a manifest listing of camera with from <=
+// CoarseTime <= to, with the ciphertext inline if the query asks
+// include=data.
+func (s *Server) writeManifests(w http.ResponseWriter, r *http.Request, camera string, from, to time.Time) error {
+	include := r.URL.Query().Get("include")
 	if include != "" && include != "data" {
 		return errInvalid("include must be data or absent")
 	}
-	ms, err := s.Store.Manifests(r.Context(), cam.ID, from.Add(-time.Minute), to.Add(time.Minute), MaxManifestList+1)
+	ms, err := s.Store.Manifests(r.Context(), camera, from, to, MaxManifestList+1)
 	if err != nil {
 		return err
 	}
@@ -496,6 +503,12 @@ func (s *Server) object(w http.ResponseWriter, r *http.Request, c *caller) error
 	if err := s.cameraAccess(r, c, cam, true, notFound); err != nil {
 		return err
 	}
+	return s.streamObject(w, r, id)
+}
+
+// streamObject writes an object's ciphertext; the caller has authorised
+// the access.
+func (s *Server) streamObject(w http.ResponseWriter, r *http.Request, id string) error {
 	addLog(r, "object", id)
 	rc, size, err := s.Blobs.Get(r.Context(), s.TestHooks.objectBlob(id))
 	if errors.Is(err, blob.ErrNotFound) {

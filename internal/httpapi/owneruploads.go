@@ -156,6 +156,7 @@ func (s *Server) retireEpochs(w http.ResponseWriter, r *http.Request, c *caller)
 	}
 	rc.ShreddedEpochs = ids
 	addLog(r, "receipt", rc.ID, "objects", rc.Manifests+rc.Segments, "shredded", len(ids))
+	s.recordReceipt(r, c, rc)
 	writeJSON(w, http.StatusOK, rc)
 	return nil
 }

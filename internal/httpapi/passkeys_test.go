@@ -54,7 +54,7 @@ func startPasskeys(t *testing.T, publicOrigin, rpID string) *pkEnv {
 	}
 	e.st = st
 	srv := &httpapi.Server{
-		Store: st, Blobs: blobs, Now: e.clock.Now, PublicOrigin: publicOrigin, RPID: rpID,
+		Store: st, Blobs: blobs, Now: e.clock.Now, PublicOrigin: publicOrigin, RPID: rpID, Audit: openAudit(t, dir),
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	ts := httptest.NewServer(srv.Handler())

@@ -18,6 +18,7 @@ import (
 	"unicode"
 
 	"github.com/porchlight/porchlight/internal/api"
+	"github.com/porchlight/porchlight/internal/auditlog"
 	"github.com/porchlight/porchlight/internal/auth"
 	"github.com/porchlight/porchlight/internal/seal"
 	"github.com/porchlight/porchlight/internal/store"
@@ -66,6 +67,9 @@ func (s *Server) user(h func(http.ResponseWriter, *http.Request, *caller) error)
 			return err
 		}
 		addLog(r, "account", c.account)
+		if la, ok := r.Context().Value(logKey{}).(*logAttrs); ok {
+			la.caller = c
+		}
 		return h(w, r, c)
 	}
 }
@@ -221,6 +225,10 @@ func (s *Server) openSession(w http.ResponseWriter, r *http.Request, a store.Acc
 		return nil, fmt.Errorf("create session: %w", err)
 	}
 	addLog(r, "session", se.ID)
+	s.recordAsync(ctx, household, api.AuditAuth, auditlog.Body{
+		Actor:  auditlog.Actor{Kind: api.ActorOwner, Account: a.ID, Device: se.DeviceID, Addr: se.AddrPrefix},
+		Action: "login", Resource: "session:" + se.ID, Decision: "allowed", Detail: strings.TrimSpace(in.Method + " " + se.DeviceName + " " + se.Client),
+	})
 
 	devTok, known, err := s.knownDevice(ctx, a.ID, in.DeviceToken)
 	if err != nil {
@@ -367,9 +375,15 @@ func (s *Server) notify(ctx context.Context, account, kind string, d noticeData)
 	}
 	if err != nil {
 		s.Logger.ErrorContext(ctx, "store notification", "account", account, "kind", kind, "err", err)
-		return
+	} else {
+		s.streams.wake(account)
 	}
-	s.streams.wake(account)
+	if auditedNotices[kind] {
+		s.recordAccount(ctx, account, api.AuditAuth, auditlog.Body{
+			Actor:  auditlog.Actor{Kind: api.ActorOwner, Account: account, Addr: d.AddrPrefix},
+			Action: kind, Decision: "done", Detail: strings.TrimSpace(d.DeviceName + " " + d.Client + " " + d.Method + " " + d.Detail),
+		})
+	}
 }
 
 // --- rate limits ---

@@ -29,10 +29,11 @@ Talks to the running porchlightd over its local admin socket
 (data_dir/admin.sock; only root and porchlightd's own user may use it).
 
 Commands:
-  staff add --email EMAIL --role support|annotator|operator
+  staff add --email EMAIL --role support|annotator|operator [--org ORG --country CC]
         create a staff account with a password (PORCHLIGHT_PASSWORD or a
         prompt) and an authenticator; prints the TOTP secret and the
-        recovery codes once
+        recovery codes once. --org (employer) and --country (office, ISO
+        3166-1 alpha-2) go into every audit entry of their actions
   staff list
         list staff accounts
   account disable EMAIL
@@ -138,12 +139,14 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 		fs := a.flags(cmd)
 		email := fs.String("email", "", "")
 		role := fs.String("role", "", "")
+		org := fs.String("org", "", "")
+		country := fs.String("country", "", "")
 		if extra, err := parse(fs, after); err != nil {
 			return err
 		} else if len(extra) > 0 {
 			return usagef("staff add: unexpected %q", extra)
 		}
-		return a.staffAdd(ctx, *email, *role)
+		return a.staffAdd(ctx, api.AdminStaffCreate{Email: *email, Role: *role, Org: *org, Country: *country})
 	case "staff list":
 		if extra, err := parse(a.flags(cmd), after); err != nil {
 			return err
@@ -253,7 +256,8 @@ func (a *adminCmd) dialError(err error) error {
 	return fmt.Errorf("admin socket %s: %w", a.sock, err)
 }
 
-func (a *adminCmd) staffAdd(ctx context.Context, email, role string) error {
+func (a *adminCmd) staffAdd(ctx context.Context, in api.AdminStaffCreate) error {
+	email, role := in.Email, in.Role
 	if email == "" {
 		return usagef("staff add: --email is required")
 	}
@@ -268,12 +272,17 @@ func (a *adminCmd) staffAdd(ctx context.Context, email, role string) error {
 	if err != nil {
 		return err
 	}
+	in.Password = pw
 	var created api.AdminStaffCreated
-	if err := a.call(ctx, http.MethodPost, "/admin/staff", api.AdminStaffCreate{Email: email, Role: role, Password: pw}, &created); err != nil {
+	if err := a.call(ctx, http.MethodPost, "/admin/staff", in, &created); err != nil {
 		return fmt.Errorf("staff add: %w", err)
 	}
 	w := a.stdout
-	fmt.Fprintf(w, "Created %s account %s (id %s).\n\n", role, email, created.AccountID)
+	fmt.Fprintf(w, "Created %s account %s (id %s).\n", role, email, created.AccountID)
+	if in.Org == "" || in.Country == "" {
+		fmt.Fprintln(w, "Note: without --org and --country, owners' audit logs cannot say who employs this person or where.")
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "The following is shown only this once. Hand it to %s over a channel you trust.\n\n", email)
 	fmt.Fprintf(w, "Authenticator app (TOTP) secret:\n  %s\n", created.TOTPSecret)
 	fmt.Fprintf(w, "or as a URI (for a QR code, e.g. qrencode -t ansiutf8 '<URI>'):\n  %s\n\n", created.TOTPURI)

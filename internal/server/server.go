@@ -28,6 +28,7 @@ import (
 
 	"golang.org/x/crypto/acme/autocert"
 
+	"github.com/porchlight/porchlight/internal/auditlog"
 	"github.com/porchlight/porchlight/internal/auth"
 	"github.com/porchlight/porchlight/internal/blob"
 	diskblob "github.com/porchlight/porchlight/internal/blob/disk"
@@ -141,6 +142,7 @@ type running struct {
 	acmeHTTP *http.Server // acme_http_listen; nil if off
 	acmeAddr string       // its address
 	admin    *http.Server // the admin socket
+	audit    *auditlog.Log
 	ln       net.Listener
 	addr     string
 	origin   string // the public origin
@@ -288,6 +290,9 @@ func (m *Main) Start(ctx context.Context) (addr string, err error) {
 	} else if err != nil {
 		return "", fmt.Errorf("remove the clean-stop marker: %w", err)
 	}
+	if r.audit, err = m.openAudit(ctx); err != nil {
+		return "", err
+	}
 	adminLn, err := listenAdmin(m.adminSocketPath(), m.AdminSocket == "", m.Logger)
 	if err != nil {
 		return "", err
@@ -311,7 +316,7 @@ func (m *Main) Start(ctx context.Context) (addr string, err error) {
 		Store: st, Blobs: r.blobs, Logger: m.Logger, Now: m.Now, MaxUploads: m.MaxUploads,
 		SessionIdle: m.SessionIdle, SessionAbsolute: m.SessionAbsolute,
 		Limits: m.LoginLimits.Limits(), TrustedProxies: m.trustedProxies(),
-		PublicOrigin: r.origin, RPID: m.WebAuthnRPID,
+		PublicOrigin: r.origin, RPID: m.WebAuthnRPID, Audit: r.audit,
 	}
 	r.admin.Handler = r.api.AdminHandler()
 	r.http = &http.Server{
@@ -355,6 +360,7 @@ func (m *Main) Start(ctx context.Context) (addr string, err error) {
 		go acmeServe()
 	}
 	r.wg.Go(func() { m.retentionLoop(bg) })
+	r.wg.Go(func() { m.grantLoop(bg, r.api) })
 	fmt.Fprintf(m.Stdout, "porchlightd: listening on %s://%s\n", scheme, r.addr)
 	m.Logger.InfoContext(ctx, "porchlightd started", "addr", r.addr, "scheme", scheme, "public_url", r.origin,
 		"data", m.DataDir, "admin_socket", m.adminSocketPath())
@@ -365,6 +371,9 @@ func (m *Main) Start(ctx context.Context) (addr string, err error) {
 func (r *running) abort() {
 	if r.ln != nil {
 		r.ln.Close()
+	}
+	if r.audit != nil {
+		r.audit.Close(context.Background())
 	}
 	r.store.Close()
 }
@@ -428,6 +437,10 @@ func (m *Main) Close() error {
 	}
 	r.cancel()
 	r.wg.Wait()
+	r.api.WaitAudit()
+	if err := r.audit.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("close audit log: %w", err))
+	}
 	if err := r.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}

@@ -556,7 +556,8 @@ type Store interface {
 	// ApproveGrant moves a pending grant to approved with the signed grant,
 	// its camera and expiry, and stores wraps (epoch id → wrap) for
 	// GrantDevice(id), atomically. ErrConflict if the grant is not pending
-	// or an epoch is not of cameraID; ErrNotFound if the grant is absent.
+	// or an epoch is not of cameraID or of the grant's household;
+	// ErrNotFound if the grant is absent.
 	ApproveGrant(ctx context.Context, id string, signed []byte, cameraID string, decided, expires time.Time, wraps map[string][]byte) error
 	// EndGrant moves a grant whose state is one of from to state to (denied,
 	// revoked, expired, forged), sets Decided to t if it was pending, and

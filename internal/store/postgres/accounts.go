@@ -41,12 +41,12 @@ func endSessions(ctx context.Context, tx pgx.Tx, accountID, keep, what string) (
 
 // --- accounts ---
 
-const accountCols = `id, email, password_hash, role, disabled, created`
+const accountCols = `id, email, password_hash, role, disabled, org, country, created`
 
 func scanAccount(row pgx.Row) (store.Account, error) {
 	var a store.Account
 	var created int64
-	if err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &a.Role, &a.Disabled, &created); err != nil {
+	if err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &a.Role, &a.Disabled, &a.Org, &a.Country, &created); err != nil {
 		return store.Account{}, err
 	}
 	a.Created = fromMicro(created)
@@ -56,8 +56,8 @@ func scanAccount(row pgx.Row) (store.Account, error) {
 // CreateAccount implements store.Store.
 func (s *Store) CreateAccount(ctx context.Context, a store.Account, h store.Household) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-			a.ID, a.Email, a.PasswordHash, a.Role, a.Disabled, micro(a.Created)); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			a.ID, a.Email, a.PasswordHash, a.Role, a.Disabled, a.Org, a.Country, micro(a.Created)); err != nil {
 			return mapErr(err, "create account")
 		}
 		if h.ID == "" {

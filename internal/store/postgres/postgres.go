@@ -4,16 +4,16 @@
 //
 // Discipline: one connection pool; every multi-statement write is one
 // transaction at READ COMMITTED whose compare-and-swap steps lock the row
-// they decide on (SELECT … FOR UPDATE on the claim, the camera, the epoch;
-// FOR NO KEY UPDATE on the household for roster appends and on the account
-// for credential changes, which also end sessions), so concurrent writers
-// queue on that row instead of racing, and unique constraints catch
-// whatever slips past (a unique violation is store.ErrConflict). Single-use
-// records (ceremonies, recovery codes, TOTP steps) are consumed by one
-// conditional UPDATE or DELETE, which PostgreSQL re-checks after waiting
-// for a racing writer's row lock, so exactly one caller wins. A
-// serialization failure or deadlock, should one ever occur, is also
-// reported as store.ErrConflict ("a race lost; re-read and decide").
+// they decide on (SELECT … FOR UPDATE on the claim, the camera, the epoch,
+// the grant; FOR NO KEY UPDATE on the household for roster appends and on
+// the account for credential changes, which also end sessions), so
+// concurrent writers queue on that row instead of racing, and unique
+// constraints catch whatever slips past (a unique violation is
+// store.ErrConflict). Single-use records (ceremonies, recovery codes, TOTP
+// steps) are consumed by one conditional UPDATE or DELETE, which PostgreSQL
+// re-checks after waiting for a racing writer's row lock, so exactly one
+// caller wins. A serialization failure or deadlock, should one ever occur,
+// is also reported as store.ErrConflict ("a race lost; re-read and decide").
 // Times are BIGINT unix microseconds in UTC, 0 for the zero time.
 // Migrations are embedded SQL files applied in order, under an advisory
 // lock, and recorded in schema_version.

@@ -325,6 +325,25 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	if _, err := s.AddNotification(t.Context(), store.Notification{AccountID: "acct1", Kind: "k", Created: created}); err != nil {
 		t.Fatal(err)
 	}
+	// Version 5: an old account has no organisation; grants and the audit
+	// index work for an old household.
+	if a.Org != "" || a.Country != "" {
+		t.Errorf("upgraded account: Org %q Country %q, want none", a.Org, a.Country)
+	}
+	g := store.Grant{ID: "gr1", HouseholdID: "hh1", Requester: "sup1", Org: "Acme", Country: "IE", Camera: "Door",
+		Duration: time.Hour, State: "pending", Created: created, Expires: created.Add(time.Hour)}
+	if err := s.CreateGrant(t.Context(), g); err != nil {
+		t.Fatalf("CreateGrant after upgrade: %v", err)
+	}
+	if got, err := s.Grant(t.Context(), g.ID); err != nil || got.Org != "Acme" || got.Duration != time.Hour {
+		t.Errorf("Grant after upgrade = %+v, %v", got, err)
+	}
+	if err := s.AddAuditRef(t.Context(), store.AuditRef{HouseholdID: "hh1", Index: 7, ID: "ent1", Class: "grant", Time: created}); err != nil {
+		t.Fatalf("AddAuditRef after upgrade: %v", err)
+	}
+	if refs, err := s.AuditRefs(t.Context(), "hh1", 0, 10); err != nil || len(refs) != 1 || refs[0].Index != 7 {
+		t.Errorf("AuditRefs after upgrade = %+v, %v", refs, err)
+	}
 }
 
 // TestThrottleUpdateRacesReset checks that UpdateThrottle's upsert-and-lock

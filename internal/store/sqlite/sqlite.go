@@ -228,8 +228,8 @@ func affected(res sql.Result, err error, what string) error {
 // CreateAccount implements store.Store.
 func (s *Store) CreateAccount(ctx context.Context, a store.Account, h store.Household) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, email, password_hash, role, disabled, created) VALUES (?, ?, ?, ?, ?, ?)`,
-			a.ID, a.Email, a.PasswordHash, a.Role, a.Disabled, micro(a.Created)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.ID, a.Email, a.PasswordHash, a.Role, a.Disabled, a.Org, a.Country, micro(a.Created)); err != nil {
 			return mapErr(err, "create account")
 		}
 		if h.ID == "" {
@@ -243,12 +243,12 @@ func (s *Store) CreateAccount(ctx context.Context, a store.Account, h store.Hous
 	})
 }
 
-const accountCols = `id, email, password_hash, role, disabled, created`
+const accountCols = `id, email, password_hash, role, disabled, org, country, created`
 
 func scanAccount(sc interface{ Scan(...any) error }) (store.Account, error) {
 	var a store.Account
 	var created int64
-	err := sc.Scan(&a.ID, &a.Email, &a.PasswordHash, &a.Role, &a.Disabled, &created)
+	err := sc.Scan(&a.ID, &a.Email, &a.PasswordHash, &a.Role, &a.Disabled, &a.Org, &a.Country, &created)
 	a.Created = fromMicro(created)
 	return a, err
 }

@@ -109,4 +109,29 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	if err := s.CreateAccount(t.Context(), store.Account{ID: "op1", Email: "op@example.org", PasswordHash: "h", Role: store.RoleOperator}, store.Household{}); err != nil {
 		t.Errorf("staff account after upgrade: %v", err)
 	}
+	checkVersion5(t, s, a, "hh1")
+}
+
+// checkVersion5 checks an upgraded store's version 5 parts: an old
+// account has no organisation, and grants and the audit index work for an
+// old household.
+func checkVersion5(t *testing.T, s store.Store, old store.Account, household string) {
+	t.Helper()
+	if old.Org != "" || old.Country != "" {
+		t.Errorf("upgraded account: Org %q Country %q, want none", old.Org, old.Country)
+	}
+	g := store.Grant{ID: "gr1", HouseholdID: household, Requester: "sup1", Org: "Acme", Country: "IE", Camera: "Door",
+		Duration: time.Hour, State: "pending", Created: time.Unix(1, 0).UTC(), Expires: time.Unix(2, 0).UTC()}
+	if err := s.CreateGrant(t.Context(), g); err != nil {
+		t.Fatalf("CreateGrant after upgrade: %v", err)
+	}
+	if got, err := s.Grant(t.Context(), g.ID); err != nil || got.Org != "Acme" || got.Duration != time.Hour {
+		t.Errorf("Grant after upgrade = %+v, %v", got, err)
+	}
+	if err := s.AddAuditRef(t.Context(), store.AuditRef{HouseholdID: household, Index: 7, ID: "ent1", Class: "grant"}); err != nil {
+		t.Fatalf("AddAuditRef after upgrade: %v", err)
+	}
+	if refs, err := s.AuditRefs(t.Context(), household, 0, 10); err != nil || len(refs) != 1 || refs[0].Index != 7 {
+		t.Errorf("AuditRefs after upgrade = %+v, %v", refs, err)
+	}
 }

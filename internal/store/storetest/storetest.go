@@ -66,6 +66,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteRange", testDeleteRange},
 		{"Shred", testShred},
 		{"Stats", testStats},
+		{"Grants", testGrants},
+		{"DueGrants", testDueGrants},
+		{"GrantApproveRace", testGrantApproveRace},
+		{"AuditRefs", testAuditRefs},
+		{"StaffOrg", testStaffOrg},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
