@@ -1,12 +1,17 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -653,4 +658,161 @@ func TestOwnerEventsLogged(t *testing.T) {
 		}
 	}
 	_ = auth.AddrPrefix
+}
+
+// TestServiceDumpDecryptsNothing: with a grant approved and used, a full
+// copy of what the service holds — database, blobs, audit log and its
+// signing key, every wrap including the grant's — plus the operator's
+// credentials opens nothing: no age identity is anywhere in it, and no
+// object, wrap or audit body decrypts with anything in it.
+func TestServiceDumpDecryptsNothing(t *testing.T) {
+	w := newGrantWorld(t)
+	e, ctx := w.e, t.Context()
+	g, _ := w.request("Front door", true, time.Hour)
+	w.approve(g, w.camA, w.epochA)
+	if st := w.fetch(g, w.segsA["10:02"]); st != http.StatusOK {
+		t.Fatalf("fetch under the grant: %d", st)
+	}
+	op := newStaffToken(t, e, api.RoleOperator)
+	for _, p := range []string{"/v1/objects/" + w.segsA["10:02"], "/v1/cameras/" + w.camA + "/epochs", "/v1/grants/" + g.ID + "/epochs", "/v1/audit"} {
+		if st, _ := e.status(call{token: op}, "GET", p, nil); st != http.StatusForbidden {
+			t.Errorf("operator GET %s: %d, want 403", p, st)
+		}
+	}
+	w.ownerLog()
+
+	// Everything on disk, and every wrap in the store.
+	var ageFiles [][]byte
+	var dump []byte
+	err := filepath.WalkDir(e.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		dump = append(dump, b...)
+		if bytes.HasPrefix(b, []byte("age-encryption.org/v1\n")) {
+			ageFiles = append(ageFiles, b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cam := range []string{w.camA, w.camB} {
+		for _, dev := range []string{w.o.dev.ID, store.GrantDevice(g.ID)} {
+			eps, err := e.st.Epochs(ctx, cam, dev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ep := range eps {
+				if ep.Wrap != nil {
+					ageFiles = append(ageFiles, ep.Wrap)
+				}
+			}
+		}
+	}
+	if len(ageFiles) < 8 {
+		t.Fatalf("only %d age files in the dump: the test looked in the wrong place", len(ageFiles))
+	}
+	if n, _ := e.st.GrantWrapCount(ctx, g.ID); n == 0 {
+		t.Fatal("the grant's wraps are not in the store: nothing to test")
+	}
+	if bytes.Contains(dump, []byte("mdat segment")) {
+		t.Error("the dump contains segment plaintext")
+	}
+	ids := regexp.MustCompile(`AGE-SECRET-KEY-(?:PQ-)?1[A-Z0-9]+`).FindAll(dump, -1)
+	if len(ids) > 0 {
+		t.Errorf("the dump holds %d age identities", len(ids))
+	}
+	// Whatever the dump holds that might be a key: identities (none, as
+	// checked) and the log signing key; plus the operator's token.
+	var tries []age.Identity
+	for _, s := range ids {
+		if id, err := age.ParseHybridIdentity(string(s)); err == nil {
+			tries = append(tries, id)
+		}
+	}
+	keyFile, err := os.ReadFile(filepath.Join(e.dir, "log.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, candidate := range []string{strings.TrimSpace(string(keyFile)), op} {
+		if id, err := age.ParseX25519Identity(candidate); err == nil {
+			tries = append(tries, id)
+		}
+		if id, err := age.ParseHybridIdentity(candidate); err == nil {
+			tries = append(tries, id)
+		}
+	}
+	opened := 0
+	for _, f := range ageFiles {
+		if len(tries) == 0 {
+			break
+		}
+		if _, err := keys.Decrypt(f, tries...); err == nil {
+			opened++
+		}
+	}
+	if opened != 0 || len(tries) != 0 {
+		t.Errorf("%d of %d age files open with %d keys found in the dump", opened, len(ageFiles), len(tries))
+	}
+	t.Logf("dump: %d bytes, %d age files, 0 keys", len(dump), len(ageFiles))
+}
+
+// TestLogDownFailsClosed: with the audit log's storage broken for real
+// (its entry bundle directory replaced by a file: even root cannot write
+// there), approving a grant, releasing keys and fetching under a grant
+// answer 503 and release nothing, while the owner keeps reading its own
+// recordings and keys.
+func TestLogDownFailsClosed(t *testing.T) {
+	w := newGrantWorld(t)
+	e, ctx := w.e, t.Context()
+	approved, _ := w.request("Front door", true, time.Hour)
+	w.approve(approved, w.camA, w.epochA)
+	pending, _ := w.request("Front door", true, time.Hour)
+	e.srv.WaitAudit()
+
+	entries := filepath.Join(e.dir, "log", "tile", "entries")
+	if err := os.Rename(entries, entries+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(entries, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	st, code := e.status(call{token: w.o.token}, "POST", "/v1/grants/"+pending.ID+"/approve", w.signGrant(w.o.dev, pending, w.camA, w.epochA))
+	if st != http.StatusServiceUnavailable || code != "audit_log_unavailable" {
+		t.Errorf("approval with the log down: %d %s, want 503 audit_log_unavailable", st, code)
+	}
+	if g, _ := e.st.Grant(ctx, pending.ID); g.State != api.GrantPending {
+		t.Errorf("grant after a refused approval: %s", g.State)
+	}
+	if n, _ := e.st.GrantWrapCount(ctx, pending.ID); n != 0 {
+		t.Errorf("refused approval stored %d wraps", n)
+	}
+	resp, _ := e.do(call{token: w.support}, "GET", "/v1/grants/"+approved.ID+"/epochs", nil, nil)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("key release with the log down: %d, want 503", resp.StatusCode)
+	}
+	if st := w.fetch(approved, w.segsA["10:02"]); st != http.StatusServiceUnavailable {
+		t.Errorf("support fetch with the log down: %d, want 503", st)
+	}
+
+	// The owner's own keys and recordings work as before.
+	if _, err := w.o.c.Epochs(ctx, w.camA, w.o.dev.ID); err != nil {
+		t.Errorf("owner's epochs with the log down: %v", err)
+	}
+	if b, err := w.o.c.Object(ctx, w.segsA["10:02"]); err != nil || len(b) == 0 {
+		t.Errorf("owner's object with the log down: %d bytes, %v", len(b), err)
+	}
+	if ms, err := w.o.c.Manifests(ctx, w.camA, w.base, w.base.Add(time.Hour), true); err != nil || len(ms) != 1 {
+		t.Errorf("owner's manifests with the log down: %d, %v", len(ms), err)
+	}
+	e.srv.WaitAudit()
+	if !strings.Contains(e.logs.String(), "audit log") {
+		t.Error("the failure is not in the service's log")
+	}
 }

@@ -62,6 +62,21 @@ func TestMemberReadsInScope(t *testing.T) {
 			t.Errorf("expired member on %s %s: %d, want 403", r[0], r[1], st)
 		}
 	}
+	// Every read is in the owner's log as the member's access, and every
+	// refusal as a denial.
+	log := readOwnerLog(ae, o)
+	reads2 := find(log, api.AuditAccess, "fetch", "")
+	if len(reads2) != len(reads) {
+		t.Errorf("%d member reads logged, want %d", len(reads2), len(reads))
+	}
+	for _, l := range reads2 {
+		if l.Body.Actor.Kind != api.ActorMember || l.Body.Actor.Account != m.id {
+			t.Errorf("member read logged with actor %+v", l.Body.Actor)
+		}
+	}
+	if n := len(find(log, api.AuditDenial, "denied", "")); n != 2+len(reads) {
+		t.Errorf("%d denials logged, want %d", n, 2+len(reads))
+	}
 }
 
 // TestReauthWithPasskeyOnly re-authenticates with a passkey alone.
