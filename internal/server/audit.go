@@ -3,8 +3,11 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"time"
+
+	"k8s.io/klog/v2"
 
 	"github.com/porchlight/porchlight/internal/auditlog"
 	"github.com/porchlight/porchlight/internal/httpapi"
@@ -29,6 +32,9 @@ const auditOrigin = "porchlight/audit-log"
 // openAudit opens the audit log, creating it and its signing key on first
 // start.
 func (m *Main) openAudit(ctx context.Context) (*auditlog.Log, error) {
+	// Tessera reports through klog (a process-wide logger): its warnings
+	// and errors go to porchlightd's log, its chatter nowhere.
+	klog.SetSlogLogger(slog.New(minLevel{m.Logger.Handler(), slog.LevelWarn}))
 	origin := auditOrigin
 	signer, _, err := auditlog.LoadOrCreateKey(filepath.Join(m.DataDir, auditKey), origin)
 	if err != nil {
@@ -57,4 +63,22 @@ func (m *Main) grantLoop(ctx context.Context, api *httpapi.Server) {
 			m.Logger.InfoContext(ctx, "support grants expired; their keys are deleted", "count", n)
 		}
 	}
+}
+
+// minLevel is a slog handler that drops records below a level.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
 }
