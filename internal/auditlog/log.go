@@ -179,6 +179,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	size, err := l.Size(ctx)
 	if err != nil {
 		cancel()
+		if !errors.Is(err, ErrUnavailable) {
+			err = fmt.Errorf("its published checkpoint does not verify with this key (was the log made with another key?): %w", err)
+		}
 		return nil, fmt.Errorf("open audit log in %s: %w", cfg.Dir, err)
 	}
 	cfg.Logger.InfoContext(ctx, "audit log open", "dir", cfg.Dir, "origin", l.origin, "size", size)

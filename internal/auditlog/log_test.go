@@ -86,22 +86,38 @@ func newLeaf(t testing.TB, class string) []byte {
 	return b
 }
 
-// appendN appends n fresh leaves, the last with AppendPublished so that the
-// latest checkpoint covers them all, and returns them by index.
+// appendN appends n fresh leaves, concurrently, then the last with
+// AppendPublished so that the latest checkpoint covers them all, and returns
+// them by index.
 func (l *testLog) appendN(t testing.TB, n int) map[uint64][]byte {
 	t.Helper()
-	out := make(map[uint64][]byte, n)
-	for i := range n {
+	var (
+		mu  sync.Mutex
+		out = make(map[uint64][]byte, n)
+		wg  sync.WaitGroup
+	)
+	for range n - 1 {
 		leaf := newLeaf(t, api.AuditAccess)
-		add := l.Append
-		if i == n-1 {
-			add = l.AppendPublished
-		}
-		idx, err := add(t.Context(), leaf)
-		if err != nil {
-			t.Fatalf("append %d: %v", i, err)
-		}
-		out[idx] = leaf
+		wg.Go(func() {
+			idx, err := l.Append(t.Context(), leaf)
+			if err != nil {
+				t.Errorf("Append: %v", err)
+				return
+			}
+			mu.Lock()
+			out[idx] = leaf
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	leaf := newLeaf(t, api.AuditAccess)
+	idx, err := l.AppendPublished(t.Context(), leaf)
+	if err != nil {
+		t.Fatalf("AppendPublished: %v", err)
+	}
+	out[idx] = leaf
+	if len(out) != n {
+		t.Fatalf("%d distinct indices for %d appends", len(out), n)
 	}
 	return out
 }
@@ -129,6 +145,7 @@ func (l *testLog) verifier(t testing.TB) *auditlog.Verifier {
 }
 
 func TestOpenNewLogPublishesEmptyCheckpoint(t *testing.T) {
+	t.Parallel()
 	l := openLog(t)
 	if l.Origin() != testOrigin {
 		t.Errorf("Origin = %q, want %q", l.Origin(), testOrigin)
@@ -148,6 +165,7 @@ func TestOpenNewLogPublishesEmptyCheckpoint(t *testing.T) {
 }
 
 func TestAppendReadVerify(t *testing.T) {
+	t.Parallel()
 	l := openLog(t)
 	v := l.verifier(t)
 	const n = 7
@@ -215,6 +233,7 @@ func TestAppendReadVerify(t *testing.T) {
 }
 
 func TestAppendRefusesMalformedLeaf(t *testing.T) {
+	t.Parallel()
 	l := openLog(t)
 	for _, leaf := range [][]byte{nil, []byte("hello"), []byte(validLeaf + " ")} {
 		if _, err := l.Append(t.Context(), leaf); !errors.Is(err, auditlog.ErrMalformed) {
@@ -227,6 +246,7 @@ func TestAppendRefusesMalformedLeaf(t *testing.T) {
 }
 
 func TestConsistencyAcrossGrowth(t *testing.T) {
+	t.Parallel()
 	l := openLog(t)
 	v := l.verifier(t)
 	var cps []auditlog.Checkpoint
@@ -249,6 +269,7 @@ func TestConsistencyAcrossGrowth(t *testing.T) {
 }
 
 func TestReopenKeepsEntries(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	cfg := testConfig(t, filepath.Join(base, "log"), filepath.Join(base, "log.key"))
 	l, err := auditlog.Open(t.Context(), cfg)
@@ -298,6 +319,7 @@ func TestReopenKeepsEntries(t *testing.T) {
 }
 
 func TestConcurrentAppends(t *testing.T) {
+	t.Parallel()
 	l := openLog(t)
 	const n = 50
 	var wg sync.WaitGroup
@@ -336,6 +358,7 @@ func TestConcurrentAppends(t *testing.T) {
 }
 
 func TestTileByPath(t *testing.T) {
+	t.Parallel()
 	l := openLog(t)
 	l.appendN(t, 3)
 	want, err := l.ReadTile(t.Context(), 0, 0, 3)
@@ -391,6 +414,7 @@ func truncateBy(t *testing.T, path string, n int64) {
 }
 
 func TestTamperedTileFailsInclusion(t *testing.T) {
+	t.Parallel()
 	const n, victim = 9, 4
 	l := openLog(t)
 	v := l.verifier(t)
@@ -431,6 +455,7 @@ func TestTamperedTileFailsInclusion(t *testing.T) {
 }
 
 func TestTamperedTileFailsConsistency(t *testing.T) {
+	t.Parallel()
 	// An older size that is not a power of two: then every leaf below the
 	// newer size is under some node of the consistency proof.
 	const older, newer = 5, 12
@@ -465,6 +490,7 @@ func TestTamperedTileFailsConsistency(t *testing.T) {
 }
 
 func TestTamperedEntryBundleFailsInclusion(t *testing.T) {
+	t.Parallel()
 	l := openLog(t)
 	v := l.verifier(t)
 	leaves := l.appendN(t, 6)
@@ -502,6 +528,7 @@ func TestTamperedEntryBundleFailsInclusion(t *testing.T) {
 }
 
 func TestForkWithSameKey(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	key := filepath.Join(base, "shared.key")
 	a := openLogWith(t, testConfig(t, filepath.Join(base, "a"), key))
@@ -536,6 +563,7 @@ func TestForkWithSameKey(t *testing.T) {
 }
 
 func TestCheckpointFromAnotherKey(t *testing.T) {
+	t.Parallel()
 	a := openLog(t)
 	other := openLog(t) // same origin, another key
 	v := a.verifier(t)
@@ -590,6 +618,7 @@ func TestCheckpointFromAnotherKey(t *testing.T) {
 // return ErrUnavailable well within Timeout. Once the directory is back,
 // the log works again and its history is intact.
 func TestStorageFailureFailsFast(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	cfg := testConfig(t, filepath.Join(base, "log"), filepath.Join(base, "log.key"))
 	cfg.Timeout = 3 * time.Second
@@ -651,6 +680,7 @@ func TestStorageFailureFailsFast(t *testing.T) {
 // must give up with ErrUnavailable after Timeout, not hang; Close must
 // return; and once the lock is released the queued entry is sequenced.
 func TestStorageHangTimesOut(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	cfg := testConfig(t, filepath.Join(base, "log"), filepath.Join(base, "log.key"))
 	cfg.Timeout = 500 * time.Millisecond
@@ -753,6 +783,7 @@ func TestHelperHoldLock(t *testing.T) {
 }
 
 func TestOpenRefuses(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	good := testConfig(t, filepath.Join(base, "log"), filepath.Join(base, "log.key"))
 	skey, vkey, err := note.GenerateKey(rand.Reader, testOrigin)
@@ -795,5 +826,104 @@ func TestOpenRefuses(t *testing.T) {
 	l := openLogWith(t, cfg)
 	if l.VerifierKey() != vkey {
 		t.Errorf("VerifierKey = %q, want %q", l.VerifierKey(), vkey)
+	}
+}
+
+func TestReopenWithAnotherKeyFails(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	cfg := testConfig(t, filepath.Join(base, "log"), filepath.Join(base, "a.key"))
+	l, err := auditlog.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	cfg = testConfig(t, cfg.Dir, filepath.Join(base, "b.key"))
+	if l, err := auditlog.Open(t.Context(), cfg); err == nil {
+		l.Close(t.Context())
+		t.Fatal("a log opened with a key that did not sign its checkpoints")
+	}
+}
+
+// TestBeyondOneTile grows the log past one tile (256 leaves): level-1
+// tiles, a full level-0 tile, and a partial one after it. Verification
+// against an older checkpoint must survive the removal of the partial tiles
+// it was built on, as tessera's garbage collection does once the full
+// tile exists.
+func TestBeyondOneTile(t *testing.T) {
+	t.Parallel()
+	l := openLog(t)
+	v := l.verifier(t)
+	small := l.appendN(t, 100)
+	cpSmall := l.checkpoint(t, v)
+
+	const more = 200
+	var wg sync.WaitGroup
+	leaves := make([][]byte, more)
+	idx := make([]uint64, more)
+	for i := range more {
+		leaves[i] = newLeaf(t, api.AuditAccess)
+		wg.Go(func() {
+			var err error
+			if idx[i], err = l.Append(t.Context(), leaves[i]); err != nil {
+				t.Errorf("Append: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := l.AppendPublished(t.Context(), newLeaf(t, api.AuditAccess)); err != nil {
+		t.Fatal(err)
+	}
+	cp := l.checkpoint(t, v)
+	if cp.Size != 301 {
+		t.Fatalf("size %d, want 301", cp.Size)
+	}
+	if _, err := l.TileByPath(t.Context(), "0/000"); err != nil {
+		t.Errorf("full tile 0/000: %v", err)
+	}
+	if _, err := l.TileByPath(t.Context(), "1/000.p/1"); err != nil {
+		t.Errorf("level-1 tile 1/000.p/1: %v", err)
+	}
+	// What garbage collection would do: drop the partial tiles under the
+	// now full tile 0/000.
+	if err := os.RemoveAll(filepath.Join(l.dir, "tile", "0", "000.p")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(l.dir, "tile", "entries", "000.p")); err != nil {
+		t.Fatal(err)
+	}
+	for i, leaf := range small {
+		if i%17 != 0 {
+			continue
+		}
+		got, err := l.ReadEntry(t.Context(), i, cpSmall.Size)
+		if err != nil || !bytes.Equal(got, leaf) {
+			t.Errorf("ReadEntry(%d) in the old tree = %s, %v", i, got, err)
+		}
+		if err := v.VerifyInclusion(t.Context(), l.ReadTile, cpSmall, i, leaf); err != nil {
+			t.Errorf("entry %d against the old checkpoint: %v", i, err)
+		}
+		if err := v.VerifyInclusion(t.Context(), l.ReadTile, cp, i, leaf); err != nil {
+			t.Errorf("entry %d against the new checkpoint: %v", i, err)
+		}
+	}
+	for i := 0; i < more; i += 13 {
+		if err := v.VerifyInclusion(t.Context(), l.ReadTile, cp, idx[i], leaves[i]); err != nil {
+			t.Errorf("entry %d: %v", idx[i], err)
+		}
+	}
+	if err := v.VerifyConsistency(t.Context(), l.ReadTile, cpSmall, cp); err != nil {
+		t.Errorf("consistency 100 → 301: %v", err)
+	}
+	got, err := l.ReadEntries(t.Context(), 250, cp.Size, 10)
+	if err != nil || len(got) != 10 {
+		t.Fatalf("ReadEntries across the bundle boundary = %d leaves, %v; want 10", len(got), err)
+	}
+	for k, leaf := range got {
+		if err := v.VerifyInclusion(t.Context(), l.ReadTile, cp, uint64(250+k), leaf); err != nil {
+			t.Errorf("ReadEntries leaf %d: %v", 250+k, err)
+		}
 	}
 }
