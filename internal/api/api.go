@@ -71,6 +71,9 @@ const (
 	// CodeWeakPassword (400): the new password is refused; the message says
 	// why and what to choose instead.
 	CodeWeakPassword = "weak_password"
+	// CodeQuotaExceeded (507): the household's storage quota is full. A hub
+	// keeps the upload in its spool and retries.
+	CodeQuotaExceeded = "quota_exceeded"
 	// CodeDisabled (403): the account is disabled by the operator.
 	CodeDisabled = "account_disabled"
 	// CodeFactorRequired (403): staff accounts must keep a second factor.
@@ -253,6 +256,10 @@ type Me struct {
 	TOTP              bool      `json:"totp"`
 	Passkeys          int       `json:"passkeys"`
 	RecoveryCodesLeft int       `json:"recovery_codes_left"`
+	// QuotaBytes is the household's storage quota (0: none) and UsedBytes
+	// what it stores now; owners only.
+	QuotaBytes int64 `json:"quota_bytes,omitempty"`
+	UsedBytes  int64 `json:"used_bytes,omitempty"`
 }
 
 // ReauthWindow is how recent a sign-in must be for sensitive changes.
@@ -317,6 +324,10 @@ type OpsOverview struct {
 	Cameras    int64 `json:"cameras"`
 	Objects    int64 `json:"objects"`
 	Bytes      int64 `json:"bytes"`
+	// AuditLogSize is the size of the audit log's latest published
+	// checkpoint; AuditLogError says why it could not be read ("" if fine).
+	AuditLogSize  uint64 `json:"audit_log_size"`
+	AuditLogError string `json:"audit_log_error,omitempty"`
 }
 
 // Roster is the household's roster chain, oldest version first. Each element
@@ -506,6 +517,16 @@ type AdminAccount struct {
 	CreatedAt time.Time `json:"created_at"`
 	// SessionsEnded is set by disable and revoke.
 	SessionsEnded int `json:"sessions_ended,omitempty"`
+	// QuotaBytes and UsedBytes are set by quota (customers).
+	QuotaBytes int64 `json:"quota_bytes,omitempty"`
+	UsedBytes  int64 `json:"used_bytes,omitempty"`
+}
+
+// AdminQuota is POST /admin/accounts/quota: set the storage quota of the
+// household an account owns (0: no limit).
+type AdminQuota struct {
+	Email string `json:"email"`
+	Bytes int64  `json:"bytes"`
 }
 
 // AdminStaffList answers GET /admin/staff.

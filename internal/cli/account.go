@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/porchlight/porchlight/internal/api"
 	"github.com/porchlight/porchlight/internal/apiclient"
 	"github.com/porchlight/porchlight/internal/keys"
@@ -300,6 +302,16 @@ in use, after verifying the household roster.`}
 	}
 	if !me.AuthAt.IsZero() {
 		fmt.Fprintf(w, "signed in: %s\n", m.when(me.AuthAt))
+	}
+	if me.HouseholdID != "" {
+		storage := humanize.IBytes(uint64(me.UsedBytes)) + " stored"
+		if me.QuotaBytes > 0 {
+			storage += fmt.Sprintf(" of a %s quota (%.0f%%)", humanize.IBytes(uint64(me.QuotaBytes)), 100*float64(me.UsedBytes)/float64(me.QuotaBytes))
+			if me.UsedBytes >= me.QuotaBytes {
+				storage += ": FULL — new recordings wait on the hub; delete some (porchlight delete) or shorten retention"
+			}
+		}
+		fmt.Fprintf(w, "storage:   %s\n", storage)
 	}
 	if h != nil {
 		if self := h.self(); self != nil {

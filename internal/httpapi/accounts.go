@@ -543,10 +543,16 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, api.Me{
+	me := api.Me{
 		AccountID: a.ID, Email: a.Email, HouseholdID: c.household, Role: c.role, SessionID: c.session.ID,
 		AuthAt: c.session.AuthAt, TOTP: f.totp, Passkeys: f.passkeys, RecoveryCodesLeft: f.recoveryCodes,
-	})
+	}
+	if c.household != "" {
+		if me.QuotaBytes, me.UsedBytes, err = s.usage(r.Context(), c.household); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusOK, me)
 	return nil
 }
 

@@ -27,6 +27,7 @@ import (
 //	POST /admin/accounts/disable          api.AdminAccountAction → api.AdminAccount
 //	POST /admin/accounts/enable           api.AdminAccountAction → api.AdminAccount
 //	POST /admin/accounts/revoke-sessions  api.AdminAccountAction → api.AdminAccount
+//	POST /admin/accounts/quota            api.AdminQuota → api.AdminAccount
 //
 // Disabling an account or revoking its sessions ends them at once,
 // streams included. Every action is logged.
@@ -39,6 +40,7 @@ func (s *Server) AdminHandler() http.Handler {
 	handle("POST /admin/accounts/disable", s.adminAccount(s.adminDisable))
 	handle("POST /admin/accounts/enable", s.adminAccount(s.adminEnable))
 	handle("POST /admin/accounts/revoke-sessions", s.adminAccount(s.adminRevoke))
+	handle("POST /admin/accounts/quota", s.adminQuota)
 	handle("/", func(w http.ResponseWriter, r *http.Request) error { return errNotFound("no such admin route") })
 	return mux
 }
@@ -194,4 +196,50 @@ func (s *Server) adminRevoke(ctx context.Context, a store.Account) (int, error) 
 	}
 	s.EndSessions(ended)
 	return len(ended), nil
+}
+
+// adminQuota sets the storage quota of the household an account owns; the
+// change is logged in that household's audit log.
+func (s *Server) adminQuota(w http.ResponseWriter, r *http.Request) error {
+	var in api.AdminQuota
+	if err := decodeJSON(w, r, MaxJSONBody, &in); err != nil {
+		return err
+	}
+	if in.Bytes < 0 {
+		return errInvalid("bytes must be 0 (no limit) or more")
+	}
+	email, err := auth.NormalizeEmail(in.Email)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	a, err := s.Store.AccountByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return errNotFound("no account with this e-mail address")
+	}
+	if err != nil {
+		return fmt.Errorf("load account: %w", err)
+	}
+	h, err := s.Store.HouseholdOf(ctx, a.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errInvalid("staff accounts own no household, so they have no quota")
+	}
+	if err != nil {
+		return fmt.Errorf("load household: %w", err)
+	}
+	if err := s.Store.SetQuota(ctx, h.ID, in.Bytes); err != nil {
+		return fmt.Errorf("set quota: %w", err)
+	}
+	out := adminAccount(a)
+	if out.QuotaBytes, out.UsedBytes, err = s.usage(ctx, h.ID); err != nil {
+		return err
+	}
+	addLog(r, "account", a.ID, "quota", in.Bytes)
+	s.Logger.InfoContext(ctx, "admin: quota set", "account", a.ID, "bytes", in.Bytes)
+	s.recordAsync(ctx, h.ID, api.AuditStaff, auditlog.Body{
+		Actor: auditlog.Actor{Kind: api.ActorOperator}, Action: "quota", Resource: "account:" + a.ID, Decision: "done",
+		Detail: fmt.Sprintf("storage quota set to %d bytes (0: none) by the service's operator on the admin socket; %d bytes stored", in.Bytes, out.UsedBytes),
+	})
+	writeJSON(w, http.StatusOK, out)
+	return nil
 }

@@ -139,8 +139,15 @@ func (s *Server) opsOverview(w http.ResponseWriter, r *http.Request, _ *caller) 
 	if err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
-	writeJSON(w, http.StatusOK, api.OpsOverview{
+	out := api.OpsOverview{
 		Accounts: st.Accounts, Households: st.Households, Hubs: st.Hubs, Cameras: st.Cameras, Objects: st.Objects, Bytes: st.Bytes,
-	})
+	}
+	if s.Audit == nil {
+		out.AuditLogError = "no audit log configured"
+	} else if out.AuditLogSize, err = s.Audit.Size(r.Context()); err != nil {
+		out.AuditLogError = "the published checkpoint cannot be read: check the log directory and disk"
+		s.Logger.ErrorContext(r.Context(), "audit log checkpoint unreadable", "err", err)
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -484,6 +484,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Store.Ping(ctx); err != nil {
 		return &httpError{status: http.StatusServiceUnavailable, code: "unavailable", msg: "the store does not answer", cause: err}
 	}
+	if s.Audit != nil {
+		if _, err := s.Audit.Size(ctx); err != nil {
+			return &httpError{status: http.StatusServiceUnavailable, code: "unavailable", msg: "the audit log does not answer: support grants are refused until it does", cause: err}
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	return nil
 }

@@ -284,6 +284,11 @@ func (s *Server) storeObject(w http.ResponseWriter, r *http.Request, up uploader
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
+	if m.kind != api.ObjectManifest { // a manifest only lists what is stored: never strand segments
+		if err := s.checkQuota(r.Context(), up.household, int64(len(body))); err != nil {
+			return err
+		}
+	}
 	if err := s.Blobs.Put(r.Context(), id, bytes.NewReader(body), int64(len(body))); err != nil {
 		return fmt.Errorf("store blob: %w", err)
 	}

@@ -106,7 +106,13 @@ func (h *Hub) uploadLoop(ctx context.Context, c uploadAPI) {
 			h.stats.retries.Add(1)
 			d := b.wait()
 			msg := "service unreachable"
-			if apiclient.IsStatus(err, http.StatusUnauthorized) {
+			switch {
+			case apiclient.IsStatus(err, http.StatusInsufficientStorage):
+				// The household's quota is full: keep everything in the
+				// spool until the owner frees space.
+				msg = "the household's storage quota at the service is full (recordings are kept here until the owner deletes some or shortens retention)"
+				d = maxBackoff
+			case apiclient.IsStatus(err, http.StatusUnauthorized):
 				msg = "the service refuses this hub's token (was the hub removed from the household?)"
 				d = maxBackoff
 			}

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/dustin/go-humanize"
 
 	"github.com/porchlight/porchlight/internal/api"
 )
@@ -38,6 +41,9 @@ Commands:
         list staff accounts
   account disable EMAIL
         stop an account from signing in and end its sessions now
+  account quota EMAIL SIZE
+        set the storage quota of the household EMAIL owns (e.g. 500GB; 0:
+        no limit); uploads beyond it wait on the hub
   account enable EMAIL
         allow a disabled account to sign in again
   account revoke-sessions EMAIL
@@ -163,6 +169,15 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 			return usagef("%s: want one EMAIL", cmd)
 		}
 		return a.accountAction(ctx, rest[1], pos[0])
+	case "account quota":
+		pos, err := parse(a.flags(cmd), after)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 2 {
+			return usagef("account quota: want EMAIL and a size such as 50GB, or 0 for no limit")
+		}
+		return a.accountQuota(ctx, pos[0], pos[1])
 	}
 	return usagef("unknown command %q", cmd)
 }
@@ -356,6 +371,24 @@ func (a *adminCmd) staffList(ctx context.Context) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Email, s.Role, status, s.CreatedAt.UTC().Format(time.DateOnly), s.AccountID)
 	}
 	return tw.Flush()
+}
+
+func (a *adminCmd) accountQuota(ctx context.Context, email, size string) error {
+	n, err := humanize.ParseBytes(size)
+	if err != nil || n > math.MaxInt64 {
+		return usagef("account quota: %q is not a size: write e.g. 500GB, 2TiB, or 0 for no limit", size)
+	}
+	var acct api.AdminAccount
+	if err := a.call(ctx, http.MethodPost, "/admin/accounts/quota", api.AdminQuota{Email: email, Bytes: int64(n)}, &acct); err != nil {
+		return fmt.Errorf("account quota: %w", err)
+	}
+	limit := "no limit"
+	if acct.QuotaBytes > 0 {
+		limit = humanize.IBytes(uint64(acct.QuotaBytes))
+	}
+	fmt.Fprintf(a.stdout, "Quota of %s's household: %s (%s stored now). The change is in the household's audit log.\n",
+		acct.Email, limit, humanize.IBytes(uint64(acct.UsedBytes)))
+	return nil
 }
 
 func (a *adminCmd) accountAction(ctx context.Context, action, email string) error {

@@ -108,6 +108,18 @@ func TestAdminStaffBootstrap(t *testing.T) {
 		t.Fatalf("me: %+v, %v; want an operator", me, err)
 	}
 
+	// quota: staff own no household; a customer's household gets one.
+	if code, _, errOut := admin(t, env, "", "account", "quota", "ops@example.org", "1GB"); code == 0 || !strings.Contains(errOut, "own no household") {
+		t.Errorf("quota for staff: exit %d, %s", code, errOut)
+	}
+	if _, err := apiclient.New(url, "").Signup(t.Context(), api.SignupRequest{Email: "cust@example.org", Password: "sunlit quarry harbour 9931", DeviceName: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = admin(t, env, "", "account", "quota", "cust@example.org", "50GB")
+	if code != 0 || !strings.Contains(out, "Quota of cust@example.org's household: 47 GiB (0 B stored now)") {
+		t.Errorf("quota: exit %d\n%s%s", code, out, errOut)
+	}
+
 	// revoke-sessions ends that session at once.
 	code, out, errOut = admin(t, env, "", "account", "revoke-sessions", "ops@example.org")
 	if code != 0 || !strings.Contains(out, "Ended 1 sessions of ops@example.org") {
@@ -187,6 +199,8 @@ func TestAdminUsage(t *testing.T) {
 		{[]string{"staff", "list", "x"}, `staff list: unexpected ["x"]`},
 		{[]string{"account", "disable"}, "account disable: want one EMAIL"},
 		{[]string{"account", "enable", "a@example.org", "b@example.org"}, "account enable: want one EMAIL"},
+		{[]string{"account", "quota", "a@example.org"}, "account quota: want EMAIL and a size"},
+		{[]string{"account", "quota", "a@example.org", "lots"}, `account quota: "lots" is not a size`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			code, _, errOut := admin(t, env, "", tc.args...)

@@ -64,6 +64,9 @@ type Household struct {
 	ID      string
 	Owner   string // account id
 	Created time.Time
+	// QuotaBytes bounds the ciphertext the household may store; 0 means no
+	// limit. Set by the operator (SetQuota); ignored by CreateAccount.
+	QuotaBytes int64
 }
 
 // Session is a logged-in device. The bearer token itself is never stored.
@@ -322,6 +325,11 @@ type Store interface {
 	Household(ctx context.Context, id string) (Household, error)
 	// Stats counts what the service holds.
 	Stats(ctx context.Context) (Stats, error)
+	// SetQuota sets a household's storage quota in bytes (0: no limit).
+	// ErrNotFound if the household does not exist.
+	SetQuota(ctx context.Context, household string, bytes int64) error
+	// HouseholdUsage is the sum of the sizes of a household's objects.
+	HouseholdUsage(ctx context.Context, household string) (int64, error)
 
 	// CreateSession stores a new session. ErrConflict on a duplicate id or
 	// token hash.

@@ -151,10 +151,13 @@ func (s *Store) StaffAccounts(ctx context.Context) ([]store.Account, error) {
 	return out, mapErr(err, "staff accounts")
 }
 
+// householdCols are the columns scanHousehold reads, in order.
+const householdCols = `id, owner, created, quota_bytes`
+
 func scanHousehold(row pgx.Row, what string) (store.Household, error) {
 	var h store.Household
 	var created int64
-	if err := row.Scan(&h.ID, &h.Owner, &created); err != nil {
+	if err := row.Scan(&h.ID, &h.Owner, &created, &h.QuotaBytes); err != nil {
 		return store.Household{}, mapErr(err, what)
 	}
 	h.Created = fromMicro(created)
@@ -163,12 +166,12 @@ func scanHousehold(row pgx.Row, what string) (store.Household, error) {
 
 // HouseholdOf implements store.Store.
 func (s *Store) HouseholdOf(ctx context.Context, accountID string) (store.Household, error) {
-	return scanHousehold(s.db.QueryRow(ctx, `SELECT id, owner, created FROM households WHERE owner = $1`, accountID), "household of account")
+	return scanHousehold(s.db.QueryRow(ctx, `SELECT `+householdCols+` FROM households WHERE owner = $1`, accountID), "household of account")
 }
 
 // Household implements store.Store.
 func (s *Store) Household(ctx context.Context, id string) (store.Household, error) {
-	return scanHousehold(s.db.QueryRow(ctx, `SELECT id, owner, created FROM households WHERE id = $1`, id), "household")
+	return scanHousehold(s.db.QueryRow(ctx, `SELECT `+householdCols+` FROM households WHERE id = $1`, id), "household")
 }
 
 // Stats implements store.Store.

@@ -121,7 +121,7 @@ func (s *Store) StaffAccounts(ctx context.Context) ([]store.Account, error) {
 
 // Household implements store.Store.
 func (s *Store) Household(ctx context.Context, id string) (store.Household, error) {
-	h, err := scanHousehold(s.r.QueryRowContext(ctx, `SELECT id, owner, created FROM households WHERE id = ?`, id))
+	h, err := scanHousehold(s.r.QueryRowContext(ctx, `SELECT `+householdCols+` FROM households WHERE id = ?`, id))
 	return h, mapErr(err, "household")
 }
 

@@ -273,14 +273,17 @@ func (s *Store) SetPasswordHash(ctx context.Context, accountID, hash string) err
 
 // HouseholdOf implements store.Store.
 func (s *Store) HouseholdOf(ctx context.Context, accountID string) (store.Household, error) {
-	h, err := scanHousehold(s.r.QueryRowContext(ctx, `SELECT id, owner, created FROM households WHERE owner = ?`, accountID))
+	h, err := scanHousehold(s.r.QueryRowContext(ctx, `SELECT `+householdCols+` FROM households WHERE owner = ?`, accountID))
 	return h, mapErr(err, "household")
 }
+
+// householdCols are the columns scanHousehold reads, in order.
+const householdCols = `id, owner, created, quota_bytes`
 
 func scanHousehold(sc interface{ Scan(...any) error }) (store.Household, error) {
 	var h store.Household
 	var created int64
-	err := sc.Scan(&h.ID, &h.Owner, &created)
+	err := sc.Scan(&h.ID, &h.Owner, &created, &h.QuotaBytes)
 	h.Created = fromMicro(created)
 	return h, err
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,6 +111,52 @@ func TestUpgradeFromVersion1(t *testing.T) {
 		t.Errorf("staff account after upgrade: %v", err)
 	}
 	checkVersion5(t, s, a, "hh1")
+	// Version 6: an old household has no quota and can be given one.
+	if h, err := s.Household(t.Context(), "hh1"); err != nil || h.QuotaBytes != 0 {
+		t.Errorf("household after upgrade: QuotaBytes %d, %v; want 0 (no limit)", h.QuotaBytes, err)
+	}
+	if err := s.SetQuota(t.Context(), "hh1", 1<<30); err != nil {
+		t.Fatalf("SetQuota after upgrade: %v", err)
+	}
+	if h, err := s.HouseholdOf(t.Context(), "acct1"); err != nil || h.QuotaBytes != 1<<30 {
+		t.Errorf("household after SetQuota: QuotaBytes %d, %v; want %d", h.QuotaBytes, err, 1<<30)
+	}
+}
+
+// TestHouseholdUsageUsesIndex checks that HouseholdUsage's sum is answered
+// from the objects_household index, not by scanning every object.
+func TestHouseholdUsageUsesIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "porchlight.db")
+	s, err := sqlitestore.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(t.Context(), `EXPLAIN QUERY PLAN SELECT coalesce(sum(size), 0) FROM objects WHERE household = ?`, "hh1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(plan, "; "); !strings.Contains(got, "COVERING INDEX objects_household") {
+		t.Errorf("usage query plan = %q, want a search of the covering index objects_household", got)
+	}
 }
 
 // checkVersion5 checks an upgraded store's version 5 parts: an old

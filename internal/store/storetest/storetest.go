@@ -71,6 +71,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"GrantApproveRace", testGrantApproveRace},
 		{"AuditRefs", testAuditRefs},
 		{"StaffOrg", testStaffOrg},
+		{"Quota", testQuota},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
