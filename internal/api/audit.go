@@ -28,6 +28,7 @@ const (
 	ActorHub       = "hub"
 	ActorAnonymous = "anonymous" // no valid session
 	ActorService   = "service"   // porchlightd itself (e.g. a grant expiring)
+	ActorCustomer  = "customer"  // another household's owner, with no membership here
 )
 
 // LogInfo answers GET /v1/log: how to verify the service's transparency

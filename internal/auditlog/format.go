@@ -72,7 +72,7 @@ var classes = []string{
 // actorKinds is the set of api.Actor* values a body's actor may carry.
 var actorKinds = []string{
 	api.ActorOwner, api.ActorMember, api.ActorSupport, api.ActorAnnotator, api.ActorOperator,
-	api.ActorHub, api.ActorAnonymous, api.ActorService,
+	api.ActorHub, api.ActorAnonymous, api.ActorService, api.ActorCustomer,
 }
 
 // Marshal returns the exact leaf bytes of e: its compact JSON encoding, the

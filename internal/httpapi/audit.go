@@ -71,7 +71,12 @@ func (s *Server) actorOf(ctx context.Context, c *caller, household string) audit
 	}
 	a := auditlog.Actor{Kind: c.role, Account: c.account, Device: c.session.DeviceID, Addr: c.session.AddrPrefix}
 	if c.role == api.RoleOwner && household != "" && household != c.household {
-		a.Kind = api.ActorMember // a customer acting on another household
+		// A customer acting on another household: its member, or a
+		// stranger to it.
+		a.Kind = api.ActorCustomer
+		if _, err := s.Store.Membership(ctx, household, c.account); err == nil {
+			a.Kind = api.ActorMember
+		}
 	}
 	if c.isStaff() {
 		if acc, err := s.Store.Account(ctx, c.account); err == nil {

@@ -21,7 +21,6 @@ import (
 
 	"github.com/porchlight/porchlight/internal/api"
 	"github.com/porchlight/porchlight/internal/auditlog"
-	"github.com/porchlight/porchlight/internal/auth"
 	"github.com/porchlight/porchlight/internal/keys"
 	"github.com/porchlight/porchlight/internal/seal"
 	"github.com/porchlight/porchlight/internal/store"
@@ -646,7 +645,17 @@ func TestOwnerEventsLogged(t *testing.T) {
 	w := newGrantWorld(t)
 	e := w.e
 	e.status(call{}, "POST", "/v1/login", api.LoginRequest{Email: w.o.email, Password: "wrong password entirely", DeviceName: "x"})
+	// Another household's owner probing our camera: 404, as for a missing
+	// one, but in our log.
+	stranger := signup(t, e)
+	if st, _ := e.status(call{token: stranger.token}, "GET", "/v1/cameras/"+w.camA+"/epochs", nil); st != http.StatusNotFound {
+		t.Errorf("stranger on our camera: %d, want 404", st)
+	}
 	log := w.ownerLog()
+	probes := find(log, api.AuditDenial, "denied", w.camA)
+	if len(probes) != 1 || probes[0].Body.Actor.Kind != api.ActorCustomer || probes[0].Body.Status != 404 {
+		t.Errorf("stranger's probe logged as %+v", probes)
+	}
 	for _, want := range []struct{ class, action string }{
 		{api.AuditAuth, "login_failed"},
 		{api.AuditAuth, api.NoticeFactorChange},
@@ -657,7 +666,6 @@ func TestOwnerEventsLogged(t *testing.T) {
 			t.Errorf("no %s/%s entry in the owner's log", want.class, want.action)
 		}
 	}
-	_ = auth.AddrPrefix
 }
 
 // TestServiceDumpDecryptsNothing: with a grant approved and used, a full
