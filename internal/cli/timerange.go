@@ -9,12 +9,12 @@ import (
 )
 
 // timeSyntax is what the time flags accept, for error messages.
-const timeSyntax = `RFC 3339 (2026-11-23T12:00:00Z, 2026-11-23T13:00:00+01:00), a local date and time (2026-11-23 12:00[:05]), a relative time (-5m, -1h30m, -2d) or "now"`
+const timeSyntax = `RFC 3339 (2026-11-23T12:00:00Z, 2026-11-23T13:00:00+01:00), a local date and time (2026-11-23 12:00[:05]), a time today (12:00[:05]), a relative time (-5m, -1h30m, -2d) or "now"`
 
 // timeHelp is timeSyntax for -h.
 const timeHelp = `T is RFC 3339 (2026-11-23T12:00:00Z, 2026-11-23T13:00:00+01:00), a local
-date and time (2026-11-23 12:00[:05], in $TZ), a relative time (-5m, -1h30m,
--2d) or "now".`
+date and time (2026-11-23 12:00[:05], in $TZ), a time today (12:00[:05]), a
+relative time (-5m, -1h30m, -2d) or "now".`
 
 // maxAgo bounds relative times (about a century), far from overflow.
 const maxAgo = 36500 * 24 * time.Hour
@@ -25,6 +25,7 @@ const maxAgo = 36500 * 24 * time.Hour
 //	-5m, -1h30m, -90s, -2d   that long before now (d is 24 h; Go duration units otherwise)
 //	2026-11-23T12:00:00Z     RFC 3339, fractional seconds allowed
 //	2026-11-23 12:00:05      in loc; also with T, and without seconds
+//	12:00, 12:00:05          that time of today (in loc)
 func parseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	switch {
@@ -45,6 +46,12 @@ func parseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
 	for _, layout := range []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04", "2006-01-02T15:04"} {
 		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
 			return t, nil
+		}
+	}
+	for _, layout := range []string{"15:04:05", "15:04"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			y, m, d := now.In(loc).Date()
+			return time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), 0, loc), nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a time: want %s", s, timeSyntax)

@@ -45,7 +45,10 @@ var parseTimeTests = []struct {
 	{"-2000000h", time.Time{}, "days ago"},
 	{"yesterday", time.Time{}, "not a time"},
 	{"2026-13-01T00:00:00Z", time.Time{}, "not a time"},
-	{"12:00", time.Time{}, "not a time"},
+	{"13:00", time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), ""}, // today, local (CET)
+	{"13:00:05", time.Date(2026, 11, 23, 12, 0, 5, 0, time.UTC), ""},
+	{"25:00", time.Time{}, "not a time"},
+	{"12:0", time.Time{}, "not a time"},
 }
 
 func TestParseTime(t *testing.T) {

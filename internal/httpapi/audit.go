@@ -228,12 +228,6 @@ func (s *Server) recordAccount(ctx context.Context, account, class string, b aud
 	s.recordAsync(ctx, h.ID, class, b)
 }
 
-// ownerActor describes the owner or a device of the household acting on
-// its own account.
-func ownerActor(c *caller) auditlog.Actor {
-	return auditlog.Actor{Kind: api.ActorOwner, Account: c.account, Device: c.session.DeviceID, Addr: c.session.AddrPrefix}
-}
-
 // --- denials, found centrally by wrap ---
 
 // householdOfPath resolves the household a request's path object belongs

@@ -26,8 +26,9 @@ type Grant struct {
 	NotAfter  time.Time `json:"not_after"`
 	Reason    string    `json:"reason"`
 	Ticket    string    `json:"ticket"`
-	// Hubs are the signing keys of the hubs whose manifests the grantee
-	// may accept for Camera.
+	// Hubs are the signing keys the grantee accepts Camera's manifests and
+	// epoch announcements from: its hub's, and the owner devices' (which
+	// sign history they re-keyed).
 	Hubs    [][]byte  `json:"hubs"`
 	Created time.Time `json:"created"`
 }
