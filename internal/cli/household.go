@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -427,20 +429,7 @@ func (h *household) segments(ctx context.Context, c *camera, from, to time.Time)
 	for ep, n := range noKey {
 		fmt.Fprintf(h.m.Stderr, "porchlight: warning: skipped %d manifest(s) of epoch %s: the hub wrapped no key of it to this device (%s)\n", n, ep, h.dev.ID)
 	}
-	out := make([]segRef, 0, len(bySeq))
-	for _, r := range bySeq {
-		out = append(out, r)
-	}
-	slices.SortFunc(out, func(a, b segRef) int {
-		switch {
-		case a.Seq < b.Seq:
-			return -1
-		case a.Seq > b.Seq:
-			return 1
-		}
-		return 0
-	})
-	return out, nil
+	return bySeqOrder(bySeq), nil
 }
 
 // openManifest decrypts and verifies one manifest and checks its entries.
@@ -485,4 +474,11 @@ func clean(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// bySeqOrder returns the segments of a by-sequence map in sequence order.
+func bySeqOrder(bySeq map[uint64]segRef) []segRef {
+	out := slices.Collect(maps.Values(bySeq))
+	slices.SortFunc(out, func(a, b segRef) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out
 }

@@ -15,7 +15,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -460,20 +459,7 @@ func (s *grantSource) segments(ctx context.Context, from, to time.Time) ([]segRe
 	if noKey > 0 {
 		fmt.Fprintf(s.m.Stderr, "porchlight: warning: skipped %d manifest(s) of epochs whose keys the owner did not release to this grant\n", noKey)
 	}
-	out := make([]segRef, 0, len(bySeq))
-	for _, r := range bySeq {
-		out = append(out, r)
-	}
-	slices.SortFunc(out, func(a, b segRef) int {
-		switch {
-		case a.Seq < b.Seq:
-			return -1
-		case a.Seq > b.Seq:
-			return 1
-		}
-		return 0
-	})
-	return out, nil
+	return bySeqOrder(bySeq), nil
 }
 
 // source is the segSource of the grant.

@@ -95,6 +95,13 @@ func TestSpine(t *testing.T) {
 		if r := runs(t, srcHashes, got); len(r) != 1 {
 			t.Fatalf("export is not one continuous run of source frames: %v", r)
 		}
+		// The owner's audit log verifies, and pins its key and checkpoint.
+		if out := s.cli("audit", "verify"); !strings.Contains(out, "audit log verified") {
+			t.Fatalf("audit verify:\n%s", out)
+		}
+		if out := s.cli("audit", "--class", "hub"); !strings.Contains(out, "hub_claimed") {
+			t.Errorf("the hub claim is not in the audit log:\n%s", out)
+		}
 	})
 
 	t.Run("corrupt and truncated uploads are refused and retried", func(t *testing.T) {
@@ -161,6 +168,11 @@ func TestSpine(t *testing.T) {
 			t.Fatalf("exported %d frames, recordings list %.0f s (%.0f frames)", len(got), rec/fps, rec)
 		}
 		t.Logf("exported %d frames (%.1f s) from %.0f s wall clock into %s", len(got), float64(len(got))/fps, span, filepath.Base(file))
+		// The log survived SIGKILL and restarts: consistent with the
+		// checkpoint verified before them.
+		if out := s.cli("audit", "verify"); !strings.Contains(out, "audit log verified") {
+			t.Fatalf("audit verify after the faults:\n%s", out)
+		}
 	})
 
 	t.Run("the service holds no plaintext", func(t *testing.T) {

@@ -140,17 +140,10 @@ func (s *Server) adminAccount(act func(ctx context.Context, a store.Account) (en
 		if err := decodeJSON(w, r, MaxJSONBody, &in); err != nil {
 			return err
 		}
-		email, err := auth.NormalizeEmail(in.Email)
+		ctx := r.Context()
+		a, err := s.adminLookup(ctx, in.Email)
 		if err != nil {
 			return err
-		}
-		ctx := r.Context()
-		a, err := s.Store.AccountByEmail(ctx, email)
-		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound("no account with this e-mail address")
-		}
-		if err != nil {
-			return fmt.Errorf("load account: %w", err)
 		}
 		ended, err := act(ctx, a)
 		if err != nil {
@@ -208,17 +201,10 @@ func (s *Server) adminQuota(w http.ResponseWriter, r *http.Request) error {
 	if in.Bytes < 0 {
 		return errInvalid("bytes must be 0 (no limit) or more")
 	}
-	email, err := auth.NormalizeEmail(in.Email)
+	ctx := r.Context()
+	a, err := s.adminLookup(ctx, in.Email)
 	if err != nil {
 		return err
-	}
-	ctx := r.Context()
-	a, err := s.Store.AccountByEmail(ctx, email)
-	if errors.Is(err, store.ErrNotFound) {
-		return errNotFound("no account with this e-mail address")
-	}
-	if err != nil {
-		return fmt.Errorf("load account: %w", err)
 	}
 	h, err := s.Store.HouseholdOf(ctx, a.ID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -242,4 +228,20 @@ func (s *Server) adminQuota(w http.ResponseWriter, r *http.Request) error {
 	})
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// adminLookup finds the account an admin command names by e-mail.
+func (s *Server) adminLookup(ctx context.Context, email string) (store.Account, error) {
+	email, err := auth.NormalizeEmail(email)
+	if err != nil {
+		return store.Account{}, err
+	}
+	a, err := s.Store.AccountByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Account{}, errNotFound("no account with this e-mail address")
+	}
+	if err != nil {
+		return store.Account{}, fmt.Errorf("load account: %w", err)
+	}
+	return a, nil
 }

@@ -100,17 +100,9 @@ func (s *Server) requestActor(r *http.Request, c *caller, household string) audi
 // owner devices and recovery identity in the latest verified roster. None
 // (and no error) before the first roster version.
 func (s *Server) auditRecipients(ctx context.Context, household string) ([]age.Recipient, error) {
-	versions, err := s.Store.RosterVersions(ctx, household)
-	if err != nil || len(versions) == 0 {
+	ro, err := s.currentRoster(ctx, household)
+	if err != nil || ro == nil {
 		return nil, err
-	}
-	chain := make([][]byte, len(versions))
-	for i, v := range versions {
-		chain[i] = v.Signed
-	}
-	ro, err := seal.VerifyRosterChain(chain, nil)
-	if err != nil {
-		return nil, fmt.Errorf("verify roster: %w", err)
 	}
 	var out []age.Recipient
 	for _, e := range ro.Entries {
@@ -359,6 +351,17 @@ func queryUint(r *http.Request, name string, def uint64) (uint64, error) {
 // auditPage bounds one page of the audit listings.
 const auditPage = 1000
 
+// auditPageParams reads from= and limit= of an audit listing.
+func auditPageParams(r *http.Request) (from, limit uint64, err error) {
+	if from, err = queryUint(r, "from", 0); err != nil {
+		return 0, 0, err
+	}
+	if limit, err = queryUint(r, "limit", auditPage); err != nil {
+		return 0, 0, err
+	}
+	return from, min(max(limit, 1), auditPage), nil
+}
+
 // audit is GET /v1/audit?from=&limit= (owner): the household's entries the
 // published checkpoint covers, with that checkpoint.
 func (s *Server) audit(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -368,15 +371,10 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, c *caller) error 
 	if s.Audit == nil {
 		return errLogDown(nil)
 	}
-	from, err := queryUint(r, "from", 0)
+	from, limit, err := auditPageParams(r)
 	if err != nil {
 		return err
 	}
-	limit, err := queryUint(r, "limit", auditPage)
-	if err != nil {
-		return err
-	}
-	limit = min(max(limit, 1), auditPage)
 	ctx := r.Context()
 	cp, err := s.Audit.Checkpoint(ctx)
 	if err != nil {
@@ -421,15 +419,10 @@ func (s *Server) opsAudit(w http.ResponseWriter, r *http.Request, c *caller) err
 	if s.Audit == nil {
 		return errLogDown(nil)
 	}
-	from, err := queryUint(r, "from", 0)
+	from, limit, err := auditPageParams(r)
 	if err != nil {
 		return err
 	}
-	limit, err := queryUint(r, "limit", auditPage)
-	if err != nil {
-		return err
-	}
-	limit = min(max(limit, 1), auditPage)
 	ctx := r.Context()
 	size, err := s.Audit.Size(ctx)
 	if err != nil {
