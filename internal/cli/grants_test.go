@@ -195,7 +195,13 @@ func TestSupportGrant(t *testing.T) {
 		}
 	}
 
+	// The owner's sign-in is recent but predates its authenticator: the
+	// approval asks for the password and a code first.
+	e.owner[EnvTOTP] = e.nextCode(e.ownerSecret)
 	r = mustCLI(t, e.owner, "grants", "approve", "--yes", id)
+	if !strings.Contains(r.stderr, "This needs a recent sign-in") {
+		t.Errorf("approve on a password-only sign-in did not ask for the second factor:\n%s", r.stderr)
+	}
 	for _, want := range []string{"Approved request " + id, "1 epoch key released", "releases the keys of 1 epoch"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("grants approve does not say %q:\n%s", want, r.stdout)

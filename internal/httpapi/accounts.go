@@ -333,7 +333,7 @@ func (s *Server) loginMFA(w http.ResponseWriter, r *http.Request) error {
 
 	var resp *api.SessionResponse
 	if cer.Kind == ceremonyReauth {
-		resp, err = s.rotate(w, r, cer.SessionID, d.Cookie)
+		resp, err = s.rotate(w, r, cer.SessionID, d.Cookie, true)
 	} else {
 		name, device := in.DeviceName, in.DeviceID
 		if name == "" {
@@ -436,7 +436,7 @@ func (s *Server) checkAnswer(ctx context.Context, a store.Account, d mfaData, in
 
 // rotate gives a re-authenticated session a new token and AuthAt now; the
 // old token stops working at once and the streams opened with it close.
-func (s *Server) rotate(w http.ResponseWriter, r *http.Request, sessionID string, cookie bool) (*api.SessionResponse, error) {
+func (s *Server) rotate(w http.ResponseWriter, r *http.Request, sessionID string, cookie, factor bool) (*api.SessionResponse, error) {
 	ctx := r.Context()
 	se, err := s.Store.SessionByID(ctx, sessionID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -447,7 +447,7 @@ func (s *Server) rotate(w http.ResponseWriter, r *http.Request, sessionID string
 	}
 	tok, hash := auth.NewToken(auth.SessionPrefix)
 	now := s.Now().UTC()
-	if err := s.Store.RotateSession(ctx, se.ID, hash, now); errors.Is(err, store.ErrNotFound) {
+	if err := s.Store.RotateSession(ctx, se.ID, hash, now, factor); errors.Is(err, store.ErrNotFound) {
 		return nil, errUnauthorized("session ended: sign in again")
 	} else if err != nil {
 		return nil, fmt.Errorf("rotate session: %w", err)
@@ -515,7 +515,7 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request, c *caller) error
 		writeJSON(w, http.StatusOK, api.LoginResponse{MFA: ch})
 		return nil
 	}
-	resp, err := s.rotate(w, r, c.session.ID, c.cookie)
+	resp, err := s.rotate(w, r, c.session.ID, c.cookie, false)
 	if err != nil {
 		return err
 	}

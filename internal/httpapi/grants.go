@@ -39,6 +39,9 @@ const (
 	maxGrantWindow = 31 * 24 * time.Hour
 )
 
+var errReauthFactor = &httpError{http.StatusForbidden, api.CodeReauthRequired,
+	"approving support access needs a sign-in with your second factor in the last 5 minutes: confirm it is you at POST /v1/reauth, then retry", nil}
+
 var errFactorForGrant = &httpError{http.StatusForbidden, api.CodeFactorRequired,
 	"approving support access needs a second factor on your account: add an authenticator app (porchlight totp add) or a passkey, then sign in again", nil}
 
@@ -296,6 +299,10 @@ func (s *Server) approveGrant(w http.ResponseWriter, r *http.Request, c *caller)
 	}
 	if !f.any() {
 		return errFactorForGrant
+	}
+	if !c.session.AuthFactor {
+		// Fresh, but by password alone (e.g. before the factor existed).
+		return errReauthFactor
 	}
 	var in api.GrantApproval
 	if err := decodeJSON(w, r, MaxJSONBody, &in); err != nil {

@@ -42,13 +42,30 @@ type grantWorld struct {
 	manifest string // camera A's manifest (lists every segment of A)
 	support  string // support's bearer token
 	supportI string // support's account id
+	totp     []byte    // the owner's authenticator secret
+	factorAt time.Time // when the owner last re-authenticated with it
+}
+
+// reauthFactor re-authenticates the owner's session with password and
+// authenticator code, as approving a grant needs.
+func (w *grantWorld) reauthFactor() {
+	e := w.e
+	e.t.Helper()
+	var lr api.LoginResponse
+	e.must(http.StatusOK, call{token: w.o.token}, "POST", "/v1/reauth", api.ReauthRequest{Password: w.o.password}, &lr)
+	if lr.MFA == nil {
+		e.t.Fatalf("reauth answered %+v, want a second-factor challenge", lr)
+	}
+	var sr api.SessionResponse
+	e.must(http.StatusOK, call{}, "POST", "/v1/login/mfa", api.MFAAnswer{Token: lr.MFA.Token, Code: e.nextCode(w.totp)}, &sr)
+	w.o.token, w.o.c = sr.Token, e.client(sr.Token)
 }
 
 func newGrantWorld(t *testing.T) *grantWorld {
 	e := startAccounts(t)
 	w := &grantWorld{e: e, segsA: map[string]string{}}
 	w.o = signup(t, e)
-	e.enrolTOTP(device{token: w.o.token})
+	w.totp, _ = e.enrolTOTP(device{token: w.o.token})
 	w.hub = claimHub(t, e, w.o)
 	w.camA, w.camB = w.hub.camera(), w.hub.camera()
 	w.base = e.clock.Now().Truncate(time.Hour).Add(-time.Hour)
@@ -159,6 +176,10 @@ func (w *grantWorld) rewrap(camera, epoch string, rcp age.Recipient) []byte {
 
 func (w *grantWorld) approve(g api.Grant, camera string, wrapEpochs ...string) {
 	w.e.t.Helper()
+	if w.e.clock.Now().Sub(w.factorAt) > api.ReauthWindow-time.Minute || w.factorAt.IsZero() {
+		w.reauthFactor()
+		w.factorAt = w.e.clock.Now()
+	}
 	w.e.must(http.StatusOK, call{token: w.o.token}, "POST", "/v1/grants/"+g.ID+"/approve", w.signGrant(w.o.dev, g, camera, wrapEpochs...), nil)
 }
 
@@ -443,6 +464,8 @@ func TestGrantWithoutVideo(t *testing.T) {
 	w := newGrantWorld(t)
 	e := w.e
 	g, _ := w.request("Front door", false, time.Hour)
+	w.reauthFactor()
+	w.factorAt = e.clock.Now()
 	if st, _ := e.status(call{token: w.o.token}, "POST", "/v1/grants/"+g.ID+"/approve", w.signGrant(w.o.dev, g, w.camA, w.epochA)); st != http.StatusBadRequest {
 		t.Errorf("approval without video but with wraps: %d, want 400", st)
 	}
@@ -551,6 +574,12 @@ func TestApprovalNeedsFreshSecondFactor(t *testing.T) {
 	w := newGrantWorld(t)
 	e := w.e
 	g, _ := w.request("Front door", true, time.Hour)
+	// Signed in a minute ago, but before the authenticator existed: the
+	// sign-in used no second factor, so it must be repeated with one.
+	if st, code := e.status(call{token: w.o.token}, "POST", "/v1/grants/"+g.ID+"/approve", w.signGrant(w.o.dev, g, w.camA, w.epochA)); code != api.CodeReauthRequired {
+		t.Errorf("approval on a password-only sign-in: %d %s, want reauth_required", st, code)
+	}
+	w.reauthFactor()
 	e.clock.Advance(api.ReauthWindow + time.Minute)
 	if st, code := e.status(call{token: w.o.token}, "POST", "/v1/grants/"+g.ID+"/approve", w.signGrant(w.o.dev, g, w.camA, w.epochA)); code != api.CodeReauthRequired {
 		t.Errorf("stale approval: %d %s, want reauth_required", st, code)

@@ -219,7 +219,7 @@ func (s *Server) openSession(w http.ResponseWriter, r *http.Request, a store.Acc
 	se := store.Session{
 		ID: seal.NewID(), TokenHash: hash, AccountID: a.ID, DeviceName: deviceName(in.DeviceName), DeviceID: in.DeviceID,
 		Client: auth.CleanClient(r.UserAgent()), AddrPrefix: auth.AddrPrefix(addr),
-		Created: now, LastUsed: now, AuthAt: now, Expires: now.Add(s.SessionAbsolute),
+		Created: now, LastUsed: now, AuthAt: now, AuthFactor: in.Method != methodPassword, Expires: now.Add(s.SessionAbsolute),
 	}
 	if err := s.Store.CreateSession(ctx, se); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)

@@ -83,7 +83,11 @@ type Session struct {
 	Created     time.Time
 	LastUsed    time.Time
 	AuthAt      time.Time // last full (re-)authentication: password and factors
-	Expires     time.Time // absolute end
+	// AuthFactor records that the authentication at AuthAt used a second
+	// factor (authenticator code, recovery code or passkey), not a
+	// password alone. Approving support access needs it.
+	AuthFactor bool
+	Expires    time.Time // absolute end
 }
 
 // TOTP is an account's RFC 6238 authenticator. It counts as a factor only
@@ -344,10 +348,10 @@ type Store interface {
 	Sessions(ctx context.Context, accountID string) ([]Session, error)
 	// TouchSession records that a session was used at t.
 	TouchSession(ctx context.Context, id string, t time.Time) error
-	// RotateSession gives a session a new token hash and AuthAt (a
-	// re-authentication); the old token stops working at once.
-	// ErrNotFound if the session is gone.
-	RotateSession(ctx context.Context, id, tokenHash string, authAt time.Time) error
+	// RotateSession gives a session a new token hash, AuthAt and
+	// AuthFactor (a re-authentication); the old token stops working at
+	// once. ErrNotFound if the session is gone.
+	RotateSession(ctx context.Context, id, tokenHash string, authAt time.Time, factor bool) error
 	// DeleteSession ends a session. ErrNotFound if it does not exist.
 	DeleteSession(ctx context.Context, id string) error
 	// DeleteAccountSession ends a session of the given account only.

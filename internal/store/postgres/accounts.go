@@ -195,14 +195,14 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 // sessionSelect reads sessions with their account's household ("" for
 // staff) and role.
 const sessionSelect = `SELECT s.id, s.token_hash, s.account, coalesce(h.id, ''), a.role, s.device_name, s.device_id,
-		s.client, s.addr_prefix, s.created, s.last_used, s.auth_at, s.expires
+		s.client, s.addr_prefix, s.created, s.last_used, s.auth_at, s.auth_factor, s.expires
 	FROM sessions s JOIN accounts a ON a.id = s.account LEFT JOIN households h ON h.owner = s.account`
 
 func scanSession(row pgx.Row) (store.Session, error) {
 	var se store.Session
 	var created, lastUsed, authAt, expires int64
 	if err := row.Scan(&se.ID, &se.TokenHash, &se.AccountID, &se.HouseholdID, &se.Role, &se.DeviceName, &se.DeviceID,
-		&se.Client, &se.AddrPrefix, &created, &lastUsed, &authAt, &expires); err != nil {
+		&se.Client, &se.AddrPrefix, &created, &lastUsed, &authAt, &se.AuthFactor, &expires); err != nil {
 		return store.Session{}, err
 	}
 	se.Created, se.LastUsed, se.AuthAt, se.Expires = fromMicro(created), fromMicro(lastUsed), fromMicro(authAt), fromMicro(expires)
@@ -211,10 +211,10 @@ func scanSession(row pgx.Row) (store.Session, error) {
 
 // CreateSession implements store.Store.
 func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO sessions (id, token_hash, account, device_name, device_id, client, addr_prefix, created, last_used, auth_at, expires)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	_, err := s.db.Exec(ctx, `INSERT INTO sessions (id, token_hash, account, device_name, device_id, client, addr_prefix, created, last_used, auth_at, auth_factor, expires)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		se.ID, se.TokenHash, se.AccountID, se.DeviceName, se.DeviceID, se.Client, se.AddrPrefix,
-		micro(se.Created), micro(se.LastUsed), micro(se.AuthAt), micro(se.Expires))
+		micro(se.Created), micro(se.LastUsed), micro(se.AuthAt), se.AuthFactor, micro(se.Expires))
 	return mapErr(err, "create session")
 }
 
@@ -248,8 +248,9 @@ func (s *Store) TouchSession(ctx context.Context, id string, t time.Time) error 
 }
 
 // RotateSession implements store.Store.
-func (s *Store) RotateSession(ctx context.Context, id, tokenHash string, authAt time.Time) error {
-	tag, err := s.db.Exec(ctx, `UPDATE sessions SET token_hash = $1, auth_at = $2 WHERE id = $3`, tokenHash, micro(authAt), id)
+func (s *Store) RotateSession(ctx context.Context, id, tokenHash string, authAt time.Time, factor bool) error {
+	tag, err := s.db.Exec(ctx, `UPDATE sessions SET token_hash = $1, auth_at = $2, auth_factor = $3 WHERE id = $4`,
+		tokenHash, micro(authAt), factor, id)
 	return affected(tag, err, "rotate session")
 }
 

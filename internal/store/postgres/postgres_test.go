@@ -316,6 +316,7 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	if se.HouseholdID != "hh1" || !se.AuthAt.Equal(created) || se.Client != "" {
 		t.Errorf("session after upgrade = %+v; want household hh1 and AuthAt = Created", se)
 	}
+	checkVersion7(t, s)
 	// The new tables work on the upgraded database.
 	if _, err := s.ChangePassword(t.Context(), "acct1", "h2", ""); err != nil {
 		t.Fatal(err)
@@ -418,4 +419,22 @@ func TestThrottleUpdateRacesReset(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// checkVersion7 checks an upgraded store's version 7 part: the old session
+// ses1 (token th1) has no second factor, and a re-authentication with one
+// records it.
+func checkVersion7(t *testing.T, s *pgstore.Store) {
+	t.Helper()
+	se, err := s.SessionByTokenHash(t.Context(), "th1")
+	if err != nil || se.AuthFactor {
+		t.Errorf("session after upgrade: AuthFactor %v, %v; want false", se.AuthFactor, err)
+	}
+	at := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
+	if err := s.RotateSession(t.Context(), "ses1", "th1", at, true); err != nil {
+		t.Fatalf("RotateSession after upgrade: %v", err)
+	}
+	if se, err := s.SessionByID(t.Context(), "ses1"); err != nil || !se.AuthFactor || !se.AuthAt.Equal(at) {
+		t.Errorf("session after RotateSession with a factor: AuthFactor %v AuthAt %v, %v; want true, %v", se.AuthFactor, se.AuthAt, err, at)
+	}
 }

@@ -163,8 +163,9 @@ func (s *Store) Sessions(ctx context.Context, accountID string) ([]store.Session
 }
 
 // RotateSession implements store.Store.
-func (s *Store) RotateSession(ctx context.Context, id, tokenHash string, authAt time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET token_hash = ?, auth_at = ? WHERE id = ?`, tokenHash, micro(authAt), id)
+func (s *Store) RotateSession(ctx context.Context, id, tokenHash string, authAt time.Time, factor bool) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET token_hash = ?, auth_at = ?, auth_factor = ? WHERE id = ?`,
+		tokenHash, micro(authAt), factor, id)
 	return affected(res, err, "rotate session")
 }
 

@@ -292,24 +292,24 @@ func scanHousehold(sc interface{ Scan(...any) error }) (store.Household, error) 
 
 // CreateSession implements store.Store.
 func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (id, token_hash, account, device_name, device_id, client, addr_prefix, created, last_used, auth_at, expires)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (id, token_hash, account, device_name, device_id, client, addr_prefix, created, last_used, auth_at, auth_factor, expires)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		se.ID, se.TokenHash, se.AccountID, se.DeviceName, se.DeviceID, se.Client, se.AddrPrefix,
-		micro(se.Created), micro(se.LastUsed), micro(se.AuthAt), micro(se.Expires))
+		micro(se.Created), micro(se.LastUsed), micro(se.AuthAt), se.AuthFactor, micro(se.Expires))
 	return mapErr(err, "create session")
 }
 
 // sessionSelect reads sessions with their account's household ("" for
 // staff) and role; callers add WHERE conditions on s and a.
 const sessionSelect = `SELECT s.id, s.token_hash, s.account, coalesce(h.id, ''), a.role, s.device_name, s.device_id, s.client, s.addr_prefix,
-		s.created, s.last_used, s.auth_at, s.expires
+		s.created, s.last_used, s.auth_at, s.auth_factor, s.expires
 	FROM sessions s JOIN accounts a ON a.id = s.account LEFT JOIN households h ON h.owner = s.account`
 
 func scanSession(sc interface{ Scan(...any) error }) (store.Session, error) {
 	var se store.Session
 	var created, lastUsed, authAt, expires int64
 	err := sc.Scan(&se.ID, &se.TokenHash, &se.AccountID, &se.HouseholdID, &se.Role, &se.DeviceName, &se.DeviceID, &se.Client, &se.AddrPrefix,
-		&created, &lastUsed, &authAt, &expires)
+		&created, &lastUsed, &authAt, &se.AuthFactor, &expires)
 	se.Created, se.LastUsed, se.AuthAt, se.Expires = fromMicro(created), fromMicro(lastUsed), fromMicro(authAt), fromMicro(expires)
 	return se, err
 }

@@ -103,6 +103,7 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	if se.HouseholdID != "hh1" || se.Role != store.RoleCustomer || !se.AuthAt.Equal(created) {
 		t.Errorf("upgraded session: household %q role %q AuthAt %v; want hh1, customer, %v (its creation)", se.HouseholdID, se.Role, se.AuthAt, created)
 	}
+	checkVersion7(t, s)
 	ended, err := s.ChangePassword(t.Context(), "acct1", "h2", "")
 	if err != nil || len(ended) != 1 || ended[0] != "ses1" {
 		t.Errorf("ChangePassword after upgrade = %v, %v; want [ses1]", ended, err)
@@ -180,5 +181,23 @@ func checkVersion5(t *testing.T, s store.Store, old store.Account, household str
 	}
 	if refs, err := s.AuditRefs(t.Context(), household, 0, 10); err != nil || len(refs) != 1 || refs[0].Index != 7 {
 		t.Errorf("AuditRefs after upgrade = %+v, %v", refs, err)
+	}
+}
+
+// checkVersion7 checks an upgraded store's version 7 part: the old session
+// ses1 (token th1) has no second factor, and a re-authentication with one
+// records it.
+func checkVersion7(t *testing.T, s *sqlitestore.Store) {
+	t.Helper()
+	se, err := s.SessionByTokenHash(t.Context(), "th1")
+	if err != nil || se.AuthFactor {
+		t.Errorf("session after upgrade: AuthFactor %v, %v; want false", se.AuthFactor, err)
+	}
+	at := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
+	if err := s.RotateSession(t.Context(), "ses1", "th1", at, true); err != nil {
+		t.Fatalf("RotateSession after upgrade: %v", err)
+	}
+	if se, err := s.SessionByID(t.Context(), "ses1"); err != nil || !se.AuthFactor || !se.AuthAt.Equal(at) {
+		t.Errorf("session after RotateSession with a factor: AuthFactor %v AuthAt %v, %v; want true, %v", se.AuthFactor, se.AuthAt, err, at)
 	}
 }

@@ -183,7 +183,7 @@ func testSessionFields(t *testing.T, s store.Store) {
 	a, h := household(t, s)
 	se := store.Session{ID: id("ses"), TokenHash: id("th"), AccountID: a.ID, DeviceName: "phone", DeviceID: "devphone",
 		Client: "Firefox 140 (Linux)", AddrPrefix: "2001:db8:1::/48",
-		Created: at(0), LastUsed: at(time.Minute), AuthAt: at(30 * time.Second), Expires: at(720 * time.Hour)}
+		Created: at(0), LastUsed: at(time.Minute), AuthAt: at(30 * time.Second), AuthFactor: true, Expires: at(720 * time.Hour)}
 	// HouseholdID and Role are ignored by CreateSession.
 	in := se
 	in.HouseholdID, in.Role = "bogus", "operator"
@@ -215,13 +215,37 @@ func testSessionFields(t *testing.T, s store.Store) {
 	_, err = s.SessionByTokenHash(ctx(t), id("th"))
 	wantErr(t, err, store.ErrNotFound, "missing session by token")
 
-	// A session that never re-authenticated keeps a zero AuthAt.
+	// A session that never re-authenticated keeps a zero AuthAt and no
+	// factor.
 	zero := store.Session{ID: id("ses"), TokenHash: id("th"), AccountID: a.ID, Created: t0, LastUsed: t0, Expires: t0.Add(time.Hour)}
 	must(t, s.CreateSession(ctx(t), zero), "session without AuthAt")
 	got, err := s.SessionByID(ctx(t), zero.ID)
 	must(t, err, "session without AuthAt")
 	if !got.AuthAt.IsZero() {
 		t.Errorf("AuthAt = %v, want zero", got.AuthAt)
+	}
+	if got.AuthFactor {
+		t.Errorf("AuthFactor of a session created without one = true, want false")
+	}
+	got, err = s.SessionByTokenHash(ctx(t), zero.TokenHash)
+	must(t, err, "session without AuthAt by token")
+	if got.AuthFactor {
+		t.Errorf("SessionByTokenHash: AuthFactor of a session created without one = true, want false")
+	}
+
+	// A password-only session and one with a factor, side by side in
+	// the list, each keep their own.
+	password := store.Session{ID: id("ses"), TokenHash: id("th"), AccountID: a.ID, Created: t0, LastUsed: t0, AuthAt: t0, Expires: t0.Add(time.Hour)}
+	must(t, s.CreateSession(ctx(t), password), "password-only session")
+	list, err := s.Sessions(ctx(t), a.ID)
+	must(t, err, "sessions")
+	factors := map[string]bool{}
+	for _, se := range list {
+		factors[se.ID] = se.AuthFactor
+	}
+	wantFactors := map[string]bool{se.ID: true, zero.ID: false, password.ID: false}
+	if diff := cmp.Diff(wantFactors, factors); diff != "" {
+		t.Errorf("AuthFactor by session in Sessions (-want +got):\n%s", diff)
 	}
 }
 
@@ -262,7 +286,10 @@ func testRotateSession(t *testing.T, s store.Store) {
 	se := ss[0]
 	newHash := id("th")
 	authAt := at(2 * time.Hour)
-	must(t, s.RotateSession(ctx(t), se.ID, newHash, authAt), "rotate")
+	if before, err := s.SessionByID(ctx(t), se.ID); err != nil || before.AuthFactor {
+		t.Fatalf("session before rotation = %+v, %v; want one without a factor", before, err)
+	}
+	must(t, s.RotateSession(ctx(t), se.ID, newHash, authAt, true), "rotate")
 	_, err := s.SessionByTokenHash(ctx(t), se.TokenHash)
 	wantErr(t, err, store.ErrNotFound, "old token after rotation")
 	got, err := s.SessionByTokenHash(ctx(t), newHash)
@@ -273,12 +300,35 @@ func testRotateSession(t *testing.T, s store.Store) {
 	checkTime(t, "AuthAt after rotation", got.AuthAt, authAt)
 	checkTime(t, "Created after rotation", got.Created, se.Created)
 	checkTime(t, "Expires after rotation", got.Expires, se.Expires)
-
-	wantErr(t, s.RotateSession(ctx(t), se.ID, ss[1].TokenHash, authAt), store.ErrConflict, "rotate to another session's token")
-	if _, err := s.SessionByTokenHash(ctx(t), newHash); err != nil {
-		t.Errorf("failed rotation broke the session: %v", err)
+	if !got.AuthFactor {
+		t.Errorf("AuthFactor after rotation with a factor = false, want true")
 	}
-	wantErr(t, s.RotateSession(ctx(t), id("ses"), id("th"), authAt), store.ErrNotFound, "rotate a missing session")
+	if other, err := s.SessionByID(ctx(t), ss[1].ID); err != nil || other.AuthFactor || other.TokenHash != ss[1].TokenHash {
+		t.Errorf("other session after rotation = %+v, %v; want it unchanged, without a factor", other, err)
+	}
+
+	// A later password-only re-authentication clears the factor.
+	passwordHash, passwordAt := id("th"), at(3*time.Hour)
+	must(t, s.RotateSession(ctx(t), se.ID, passwordHash, passwordAt, false), "rotate without a factor")
+	got, err = s.SessionByID(ctx(t), se.ID)
+	must(t, err, "session after rotation without a factor")
+	if got.AuthFactor || got.TokenHash != passwordHash {
+		t.Errorf("after rotation without a factor: AuthFactor %v token %s, want false %s", got.AuthFactor, got.TokenHash, passwordHash)
+	}
+	checkTime(t, "AuthAt after rotation without a factor", got.AuthAt, passwordAt)
+
+	// A failed rotation changes nothing, the factor included.
+	wantErr(t, s.RotateSession(ctx(t), se.ID, ss[1].TokenHash, at(4*time.Hour), true), store.ErrConflict, "rotate to another session's token")
+	got, err = s.SessionByTokenHash(ctx(t), passwordHash)
+	if err != nil {
+		t.Errorf("failed rotation broke the session: %v", err)
+	} else {
+		if got.AuthFactor {
+			t.Errorf("failed rotation with a factor set AuthFactor")
+		}
+		checkTime(t, "AuthAt after a failed rotation", got.AuthAt, passwordAt)
+	}
+	wantErr(t, s.RotateSession(ctx(t), id("ses"), id("th"), authAt, true), store.ErrNotFound, "rotate a missing session")
 }
 
 func testDeleteAccountSession(t *testing.T, s store.Store) {
