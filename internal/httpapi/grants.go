@@ -532,7 +532,7 @@ func (s *Server) grantEpochs(w http.ResponseWriter, r *http.Request, c *caller) 
 		return err
 	}
 	s.notify(ctx, s.householdOwner(ctx, g.HouseholdID), api.NoticeStaffAccess, noticeData{
-		Detail: fmt.Sprintf("support released %d keys of camera %q under grant %s (ticket %s)", len(out.Epochs), g.Camera, g.ID, g.Ticket),
+		Detail: fmt.Sprintf("support (%s) was given the keys of %d epoch(s) of camera %q under grant %s (ticket %s)", g.Org, len(out.Epochs), g.Camera, g.ID, g.Ticket),
 	})
 	writeJSON(w, http.StatusOK, out)
 	return nil
