@@ -39,9 +39,9 @@ type grantWorld struct {
 	base     time.Time         // "10:00": the window is base..base+5m
 	segsA    map[string]string // "10:02" → object id of camera A
 	segB     string
-	manifest string // camera A's manifest (lists every segment of A)
-	support  string // support's bearer token
-	supportI string // support's account id
+	manifest string    // camera A's manifest (lists every segment of A)
+	support  string    // support's bearer token
+	supportI string    // support's account id
 	totp     []byte    // the owner's authenticator secret
 	factorAt time.Time // when the owner last re-authenticated with it
 }
