@@ -31,6 +31,8 @@ const (
 const (
 	ObjectSegment  = "segment"
 	ObjectManifest = "manifest"
+	ObjectEvent    = "event" // a hub-signed seal.Event, sealed to the epoch recipient
+	ObjectThumb    = "thumb" // a JPEG thumbnail sealed to the epoch recipient, named by its event
 )
 
 // Error is the body of every non-2xx response. ID matches the service's log

@@ -14,6 +14,7 @@ const (
 	TypeManifest = "porchlight.manifest"
 	TypeEpoch    = "porchlight.epoch"
 	TypeCamera   = "porchlight.camera"
+	TypeEvent    = "porchlight.event"
 )
 
 // MaxSigned bounds the size of a signed envelope.
