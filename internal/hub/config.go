@@ -58,6 +58,7 @@ const (
 	DefaultManifestInterval = 20 * time.Second
 	DefaultSpoolMax         = ByteSize(2 << 30)
 	DefaultRosterInterval   = 30 * time.Second
+	DefaultMQTTTopic        = "porchlight/doorbell/+"
 )
 
 // Main is the hub program: its configuration and, through Run, its life.
@@ -113,6 +114,23 @@ type Main struct {
 	// defaults to false: the hub token would cross the network readable.
 	InsecureHTTP bool `toml:"insecure_http"`
 
+	// DoorbellListen is the local address of the doorbell endpoint
+	// (POST /doorbell/{camera} with "Authorization: Bearer
+	// DoorbellToken"), e.g. "0.0.0.0:8090" for a button on the LAN. It
+	// defaults to "" (off).
+	DoorbellListen string `toml:"doorbell_listen"`
+	// DoorbellToken authenticates the doorbell endpoint: at least 16
+	// characters, required with DoorbellListen. It never leaves the hub.
+	DoorbellToken string `toml:"doorbell_token"`
+	// MQTTURL is an MQTT broker to take doorbell presses from, e.g.
+	// "tcp://user:password@broker.lan:1883" (or ssl://…). It defaults to
+	// "" (off).
+	MQTTURL string `toml:"mqtt_url"`
+	// MQTTTopic is the topic filter subscribed to; the last level of a
+	// message's topic names the camera. It defaults to
+	// "porchlight/doorbell/+".
+	MQTTTopic string `toml:"mqtt_topic"`
+
 	// Logger receives the hub's logs. It defaults to slog.Default().
 	Logger *slog.Logger `toml:"-"`
 	// Out receives the few lines meant for the person starting the hub
@@ -159,6 +177,9 @@ func (m *Main) setDefaults() {
 	}
 	if m.RosterInterval == 0 {
 		m.RosterInterval = DefaultRosterInterval
+	}
+	if m.MQTTTopic == "" {
+		m.MQTTTopic = DefaultMQTTTopic
 	}
 }
 
@@ -327,6 +348,18 @@ func (m *Main) Validate() error {
 	}
 	if m.RosterInterval < time.Second {
 		add("roster_interval: %v is too short (at least 1s)", m.RosterInterval)
+	}
+	if m.DoorbellListen != "" && len(m.DoorbellToken) < 16 {
+		add("doorbell_token: with doorbell_listen set, a token of at least 16 characters is required (the button sends it as a bearer token)")
+	}
+	if m.MQTTURL != "" {
+		if u, err := url.Parse(m.MQTTURL); err != nil || (u.Scheme != "tcp" && u.Scheme != "ssl" && u.Scheme != "mqtt" && u.Scheme != "mqtts") || u.Host == "" {
+			// Never echo the URL: it may hold the broker's password.
+			add("mqtt_url: must be tcp://host:port or ssl://host:port (user:password@ allowed)")
+		}
+	}
+	if strings.Count(m.MQTTTopic, "+") != 1 || !strings.HasSuffix(m.MQTTTopic, "/+") {
+		add("mqtt_topic: %q must end in /+ (the last level names the camera)", m.MQTTTopic)
 	}
 	if m.Claim != "" && !validClaimCode(m.Claim) {
 		add("claim: %q does not look like a claim code (like ABCD-EFGH-JKMN)", m.Claim)

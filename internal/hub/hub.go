@@ -78,6 +78,7 @@ type Stats struct {
 	Pending      int   // items held in memory because the spool refused them
 	Segments     int64 // segments sealed and queued
 	Manifests    int64 // manifests sealed and queued
+	Events       int64 // events sealed and queued
 	Uploaded     int64 // items uploaded
 	Retries      int64 // failed upload attempts that were retried
 	Evicted      int64 // spool items evicted (cap or full disk)
@@ -100,12 +101,18 @@ type Hub struct {
 
 	recs  []*recorder
 	stats struct {
-		segments, manifests, uploaded, retries atomic.Int64
+		segments, manifests, uploaded, retries, events atomic.Int64
 	}
+
+	doorbellAddr string // the doorbell endpoint's address, "" if off
 
 	done chan struct{}
 	err  error
 }
+
+// DoorbellAddr returns the address of the local doorbell endpoint, or ""
+// when doorbell_listen is not set.
+func (h *Hub) DoorbellAddr() string { return h.doorbellAddr }
 
 // Run starts the hub and waits until ctx is done and it has shut down.
 func (m Main) Run(ctx context.Context) error {
@@ -182,6 +189,10 @@ func (m Main) Start(ctx context.Context) (*Hub, error) {
 	if len(m.Cameras) == 0 {
 		h.log.Warn("no cameras configured: add [[camera]] to the config file or pass --camera NAME=rtsp://…")
 	}
+	if h.doorbellAddr, err = h.startDoorbell(ctx); err != nil {
+		return nil, err
+	}
+	h.startMQTT(ctx)
 	go h.run(ctx, svc)
 	return h, nil
 }
@@ -346,7 +357,7 @@ func (h *Hub) Stats() Stats {
 	ss := h.sp.Stats()
 	return Stats{
 		Spooled: ss.Items, SpoolBytes: ss.Bytes, Pending: h.out.len(),
-		Segments: h.stats.segments.Load(), Manifests: h.stats.manifests.Load(),
+		Segments: h.stats.segments.Load(), Manifests: h.stats.manifests.Load(), Events: h.stats.events.Load(),
 		Uploaded: h.stats.uploaded.Load(), Retries: h.stats.retries.Load(),
 		Evicted: ss.Evicted, EvictedSegs: ss.EvictedSegments, EvictedBytes: ss.EvictedBytes, Quarantined: ss.Quarantined,
 	}

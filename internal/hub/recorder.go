@@ -367,12 +367,14 @@ func (r *recorder) onState(online bool, err error) {
 	if online {
 		if !r.offSince.IsZero() {
 			r.log.Info("camera recording again", "gap", r.h.m.Now().Sub(r.offSince).Round(time.Second))
+			r.stateEventLocked(true, r.offSince, nil)
 		}
 		return
 	}
 	r.offSince = r.h.m.Now()
 	r.log.Debug("camera offline: batch closed", "err", err)
 	r.closeBatchLocked("camera offline")
+	r.stateEventLocked(false, time.Time{}, err)
 }
 
 // rosterChanged closes the batch, starts a new epoch for the new roster and

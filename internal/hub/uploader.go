@@ -45,7 +45,7 @@ func send(ctx context.Context, c uploadAPI, it spool.Item) error {
 		return c.PutEpoch(ctx, it.ID, put)
 	case spool.KindCamera:
 		return c.PutCamera(ctx, it.Meta.Camera, api.HubCamera{Descriptor: it.Body})
-	case spool.KindSegment, spool.KindManifest:
+	case spool.KindSegment, spool.KindManifest, spool.KindEvent, spool.KindThumb:
 		_, err := c.PutObject(ctx, it.ID, apiclient.ObjectMeta{
 			Camera: it.Meta.Camera, Epoch: it.Meta.Epoch, Kind: string(it.Kind), Time: it.Meta.Time,
 			SHA256: it.Meta.SHA256, Refs: it.Meta.Refs,

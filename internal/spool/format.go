@@ -21,12 +21,14 @@ const (
 	KindCamera   Kind = "camera"   // body: sealed camera descriptor
 	KindSegment  Kind = "segment"  // body: sealed segment (age file)
 	KindManifest Kind = "manifest" // body: sealed manifest (age file)
+	KindEvent    Kind = "event"    // body: sealed, hub-signed seal.Event (age file)
+	KindThumb    Kind = "thumb"    // body: sealed JPEG thumbnail of an event (age file)
 )
 
 // Valid reports whether k is one of the item kinds.
 func (k Kind) Valid() bool {
 	switch k {
-	case KindEpoch, KindCamera, KindSegment, KindManifest:
+	case KindEpoch, KindCamera, KindSegment, KindManifest, KindEvent, KindThumb:
 		return true
 	}
 	return false
