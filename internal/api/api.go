@@ -310,6 +310,11 @@ type Notification struct {
 	AddrPrefix string `json:"address_prefix,omitempty"`
 	Method     string `json:"method,omitempty"` // password, passkey, recovery_code …
 	Detail     string `json:"detail,omitempty"`
+	// The object a NoticeCameraEvent is about: its camera, id and coarse
+	// time (to the minute).
+	CameraID string    `json:"camera_id,omitempty"`
+	ObjectID string    `json:"object_id,omitempty"`
+	At       time.Time `json:"at,omitzero"`
 }
 
 // Notifications answers GET /v1/notifications?after=SEQ.

@@ -614,7 +614,7 @@ func (c *Client) PutEpoch(ctx context.Context, id string, in api.EpochPut) error
 type ObjectMeta struct {
 	Camera string    // camera id
 	Epoch  string    // epoch id
-	Kind   string    // api.ObjectSegment or api.ObjectManifest
+	Kind   string    // api.ObjectSegment, ObjectManifest, ObjectEvent or ObjectThumb
 	Time   time.Time // segment start (manifest: its first segment's start); the service keeps the minute
 	SHA256 string    // hex SHA-256 of the body; computed when empty
 	Refs   []string  // manifests: ids of the listed objects

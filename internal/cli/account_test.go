@@ -31,7 +31,7 @@ func waitFor(t *testing.T, what string, s func() string, want string) {
 	}
 }
 
-// follow runs `porchlight events --follow` in the background.
+// follow runs `porchlight notifications --follow` in the background.
 type follow struct {
 	out, errb testutil.SyncBuffer
 	cancel    context.CancelFunc
@@ -42,10 +42,10 @@ func startFollow(t *testing.T, env cliEnv) *follow {
 	ctx, cancel := context.WithCancel(t.Context())
 	f := &follow{cancel: cancel, done: make(chan int, 1)}
 	go func() {
-		f.done <- Main{Args: []string{"events", "--follow"}, Stdout: &f.out, Stderr: &f.errb, Env: env.get}.Run(ctx)
+		f.done <- Main{Args: []string{"notifications", "--follow"}, Stdout: &f.out, Stderr: &f.errb, Env: env.get}.Run(ctx)
 	}()
 	t.Cleanup(cancel)
-	waitFor(t, "events --follow", f.errb.String, "Waiting for new notifications")
+	waitFor(t, "notifications --follow", f.errb.String, "Waiting for new notifications")
 	return f
 }
 
@@ -55,15 +55,15 @@ func (f *follow) wait(t *testing.T, within time.Duration) int {
 	case code := <-f.done:
 		return code
 	case <-time.After(within):
-		t.Fatalf("events --follow still running after %v\nstdout:\n%s\nstderr:\n%s", within, f.out.String(), f.errb.String())
+		t.Fatalf("notifications --follow still running after %v\nstdout:\n%s\nstderr:\n%s", within, f.out.String(), f.errb.String())
 		return -1
 	}
 }
 
-// TestEventsFollow: one device follows its notifications, sees a second
+// TestNotificationsFollow: one device follows its notifications, sees a second
 // device's sign-in as it happens, and its stream ends with a clear error
 // soon after a password change on the second device ends its session.
-func TestEventsFollow(t *testing.T) {
+func TestNotificationsFollow(t *testing.T) {
 	dir := t.TempDir()
 	srvURL, err := startServer(filepath.Join(dir, "service"), t.Cleanup)
 	if err != nil {
@@ -77,7 +77,7 @@ func TestEventsFollow(t *testing.T) {
 
 	f := startFollow(t, home)
 	mustCLI(t, laptop, "login", "--email", "owner@example.com", "--device-name", "laptop")
-	waitFor(t, "events --follow", f.out.String, "sign-in from a new device: device laptop")
+	waitFor(t, "notifications --follow", f.out.String, "sign-in from a new device: device laptop")
 
 	// Interrupting a follow (Ctrl-C) is a normal end.
 	g := startFollow(t, laptop)

@@ -28,13 +28,19 @@ const maxExport = 2 << 30
 const downloadWorkers = 4
 
 func cmdExport(ctx context.Context, m *Main, args []string) error {
-	spec := cmdSpec{name: "export", synopsis: "--camera NAME --from T [--to T] -o FILE|-\n       porchlight export --grant ID [--from T] [--to T] -o FILE|-", about: `
+	spec := cmdSpec{name: "export", synopsis: "--camera NAME --from T [--to T] -o FILE|-\n       porchlight export --event ID [--since T] -o FILE|-\n       porchlight export --grant ID [--from T] [--to T] -o FILE|-", about: `
 Downloads a camera's segments that overlap [--from, --to], verifies each
 against its hub-signed manifest (SHA-256 of the ciphertext) and its sealed
 header, decrypts them on this device and joins them into one MP4. The export
 has segment granularity: it starts at the beginning of the first segment that
 overlaps --from and ends with the last that overlaps --to (segments are 2–6 s).
 Holes in the recording are reported on stderr and closed in the file.
+
+With --event, it exports the video around a camera event (see
+` + "`porchlight events`" + `): from 5 s before the event starts to 5 s after it
+ends, or to 30 s after its start while it goes on or for a moment such as
+a doorbell press. The event is looked for among the last 30 days (--since
+to look further back).
 
 With --grant (support accounts), it exports what an owner's approved grant
 allows: the grant's camera within its window (the default range), with the
@@ -50,12 +56,29 @@ standard output. Any verification failure stops the export.
 	fs := m.flags(spec.name)
 	camName := fs.String("camera", "", "camera `NAME` (or id)")
 	grantID := fs.String("grant", "", "export under the support grant `ID` instead (support accounts)")
+	eventID := fs.String("event", "", "export the video around the camera event `ID` instead")
+	sinceS := fs.String("since", "", "with --event: look for the event from `T` (default -30d)")
 	fromS := fs.String("from", "", "start `T` (required, except with --grant: the grant's start)")
 	toS := fs.String("to", "", "end `T` (default: now; with --grant: the grant's end)")
 	out := fs.String("o", "", "output `FILE`, or - for standard output")
 	progress := fs.Bool("progress", false, "show the progress bar even when stderr is not a terminal")
 	if _, err := m.parse(fs, spec, args); err != nil {
 		return err
+	}
+	if *eventID != "" {
+		switch {
+		case *grantID != "" || *camName != "" || *fromS != "" || *toS != "":
+			return usagef(spec.name, "--event does not go with --camera, --grant, --from or --to: the event names its camera and time")
+		case *out == "":
+			return usagef(spec.name, "-o FILE is required (-o - writes to standard output)")
+		}
+		if err := m.checkOutput(spec.name, *out); err != nil {
+			return err
+		}
+		return m.exportEvent(ctx, spec.name, *eventID, *sinceS, *out, *progress)
+	}
+	if *sinceS != "" {
+		return usagef(spec.name, "--since is for --event: use --from")
 	}
 	switch {
 	case *grantID != "" && *camName != "":

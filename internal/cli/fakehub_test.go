@@ -294,3 +294,32 @@ func testSegments(t *testing.T) []segment.Segment {
 	}
 	return segs
 }
+
+// event seals and uploads ev as the hub does: its thumbnail first (if
+// jpeg is not nil, named in the event by id and SHA-256), then the event
+// record into epoch e. It fills in the household, camera, hub and epoch
+// and returns the event object's id.
+func (h *testHub) event(e *testEpoch, ev seal.Event, jpeg []byte) string {
+	h.t.Helper()
+	ctx := h.t.Context()
+	ev.Household, ev.Camera, ev.Hub, ev.Epoch = h.household, e.camera, h.key.ID, e.id
+	if jpeg != nil {
+		ct, err := seal.SealTo(jpeg, e.key.Recipient())
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		ev.Thumb, ev.ThumbSHA256 = seal.NewID(), seal.SHA256Hex(ct)
+		if _, err := h.c.PutObject(ctx, ev.Thumb, apiclient.ObjectMeta{Camera: e.camera, Epoch: e.id, Kind: api.ObjectThumb, Time: ev.Start}, ct); err != nil {
+			h.t.Fatalf("put thumbnail: %v", err)
+		}
+	}
+	ct, err := seal.SealEvent(h.key.Sign, e.key.Recipient(), ev)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	id := seal.NewID()
+	if _, err := h.c.PutObject(ctx, id, apiclient.ObjectMeta{Camera: e.camera, Epoch: e.id, Kind: api.ObjectEvent, Time: ev.Start}, ct); err != nil {
+		h.t.Fatalf("put event: %v", err)
+	}
+	return id
+}

@@ -162,6 +162,7 @@ var routePolicies = map[string]routePolicy{
 	"POST /v1/cameras/{id}/delete":            {policy: household, target: (*world).cameraPath, body: map[string]any{}},
 	"GET /v1/cameras/{id}/epochs":             {policy: householdRead, target: (*world).cameraPath},
 	"GET /v1/cameras/{id}/manifests":          {policy: householdRead, target: (*world).cameraPath},
+	"GET /v1/cameras/{id}/events":             {policy: householdRead, target: (*world).cameraPath},
 	"GET /v1/objects/{id}":                    {policy: householdRead, target: (*world).objectPath},
 	"PUT /v1/epochs/{id}/wraps":               {policy: household, target: (*world).epochPath, body: map[string]any{"wraps": []any{}}},
 	"PUT /v1/epochs/{id}":                     {policy: household, target: (*world).hubEpochPath, cameraBody: true},
@@ -706,6 +707,7 @@ func TestMemberMatrix(t *testing.T) {
 			out = append(out,
 				tc{"GET", "/v1/cameras/" + c.cam + "/epochs?device=" + seal.NewID(), nil, read},
 				tc{"GET", "/v1/cameras/" + c.cam + "/manifests?from=" + from + "&to=" + to, nil, read},
+				tc{"GET", "/v1/cameras/" + c.cam + "/events?from=" + from + "&to=" + to, nil, read},
 				tc{"GET", "/v1/objects/" + obj, nil, read},
 				tc{"PATCH", "/v1/cameras/" + c.cam, map[string]any{"retention_days": 1}, write},
 			)

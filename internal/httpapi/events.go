@@ -138,6 +138,7 @@ func apiNotification(n store.Notification) api.Notification {
 		_ = json.Unmarshal(n.Data, &d) // written by notify; a bad row shows as a bare notice
 	}
 	out.DeviceName, out.Client, out.AddrPrefix, out.Method, out.Detail = d.DeviceName, d.Client, d.AddrPrefix, d.Method, d.Detail
+	out.CameraID, out.ObjectID, out.At = d.CameraID, d.ObjectID, d.At
 	out.Seq, out.Kind, out.CreatedAt = n.Seq, n.Kind, n.Created
 	return out
 }

@@ -46,6 +46,10 @@ const (
 	MaxSegmentSize = 64 << 20
 	// MaxManifestSize bounds an uploaded manifest.
 	MaxManifestSize = 1 << 20
+	// MaxEventSize bounds a sealed event record; MaxThumbSize its
+	// thumbnail.
+	MaxEventSize = 1 << 20
+	MaxThumbSize = 4 << 20
 	// MaxJSONBody bounds a JSON request body.
 	MaxJSONBody = 4 << 20
 	// MaxDescriptor bounds a sealed camera descriptor.
@@ -257,6 +261,7 @@ func (s *Server) register() {
 	s.handle("POST /v1/members/remove", s.customer(s.fresh(s.removeMember)))
 	s.handle("GET /v1/shared", s.customer(s.shared))
 	s.handle("GET /v1/cameras/{id}/manifests", s.customer(s.manifests))
+	s.handle("GET /v1/cameras/{id}/events", s.customer(s.cameraEvents))
 	s.handle("GET /v1/objects/{id}", s.customer(s.object))
 }
 

@@ -77,6 +77,9 @@ type uploader struct {
 	verifyEpoch func(ctx context.Context, ann []byte) (*seal.EpochAnnouncement, error)
 	// signerHelp completes "announcement must be an epoch announcement signed by …".
 	signerHelp string
+	// notifies: a new event object tells the household (hubs; not an
+	// owner re-sealing history).
+	notifies bool
 }
 
 // hubUploader is a hub uploading for its cameras: announcements must be
@@ -92,6 +95,7 @@ func (s *Server) hubUploader(h *store.Hub) uploader {
 			return seal.VerifyEpoch(ann, h.Sign)
 		},
 		signerHelp: "this hub",
+		notifies:   true,
 	}
 }
 
@@ -167,8 +171,10 @@ func parseUploadHeaders(h http.Header) (uploadMeta, error) {
 	if !seal.ValidID(m.epoch) {
 		return m, errInvalid("missing or malformed " + api.HeaderEpoch)
 	}
-	if m.kind != api.ObjectSegment && m.kind != api.ObjectManifest {
-		return m, errInvalid(api.HeaderKind + " must be " + api.ObjectSegment + " or " + api.ObjectManifest)
+	switch m.kind {
+	case api.ObjectSegment, api.ObjectManifest, api.ObjectEvent, api.ObjectThumb:
+	default:
+		return m, errInvalid(api.HeaderKind + " must be " + api.ObjectSegment + ", " + api.ObjectManifest + ", " + api.ObjectEvent + " or " + api.ObjectThumb)
 	}
 	t, err := time.Parse(time.RFC3339, h.Get(api.HeaderTime))
 	if err != nil || t.Year() < 2000 || t.Year() > 9999 {
@@ -181,7 +187,7 @@ func parseUploadHeaders(h http.Header) (uploadMeta, error) {
 	}
 	refs := h.Get(api.HeaderRefs)
 	switch {
-	case m.kind == api.ObjectSegment && refs != "":
+	case m.kind != api.ObjectManifest && refs != "":
 		return m, errInvalid(api.HeaderRefs + " is for manifests only")
 	case m.kind == api.ObjectManifest && refs == "":
 		return m, errInvalid("a manifest needs " + api.HeaderRefs + ": the ids of the objects it lists")
@@ -226,8 +232,13 @@ func (s *Server) storeObject(w http.ResponseWriter, r *http.Request, up uploader
 	}
 	addLog(r, "camera", m.camera, "object", id, "kind", m.kind)
 	limit := int64(MaxSegmentSize)
-	if m.kind == api.ObjectManifest {
+	switch m.kind {
+	case api.ObjectManifest:
 		limit = MaxManifestSize
+	case api.ObjectEvent:
+		limit = MaxEventSize
+	case api.ObjectThumb:
+		limit = MaxThumbSize
 	}
 	if r.ContentLength > limit {
 		return errTooLarge(fmt.Sprintf("a %s may be at most %d bytes", m.kind, limit))
@@ -312,6 +323,9 @@ func (s *Server) storeObject(w http.ResponseWriter, r *http.Request, up uploader
 		status = http.StatusOK
 	}
 	writeJSON(w, status, api.UploadResult{ID: id, Existed: existed})
+	if !existed && m.kind == api.ObjectEvent && up.notifies {
+		s.notifyCameraEvent(r.Context(), up.household, m.camera, id, m.coarse)
+	}
 	return nil
 }
 

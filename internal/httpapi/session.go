@@ -363,6 +363,10 @@ type noticeData struct {
 	AddrPrefix string `json:"address_prefix,omitempty"`
 	Method     string `json:"method,omitempty"`
 	Detail     string `json:"detail,omitempty"`
+	// Camera events (api.NoticeCameraEvent).
+	CameraID string    `json:"camera_id,omitempty"`
+	ObjectID string    `json:"object_id,omitempty"`
+	At       time.Time `json:"at,omitzero"`
 }
 
 // notify stores a notification for an account's devices and wakes its

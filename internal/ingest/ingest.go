@@ -74,6 +74,12 @@ type Source struct {
 	// not reported again. It is not called when Run returns because ctx is
 	// done. Calls are never concurrent.
 	OnState func(online bool, err error)
+	// OnAccessUnit, if set, receives every access unit after the segment
+	// cutter has taken it, from the same goroutine, with the stream's codec
+	// and current parameter sets (for a decoder: cameras often send them
+	// only in the SDP). It must not block or keep au: the slices are
+	// reused.
+	OnAccessUnit func(codec string, params [][]byte, anchor time.Time, pts time.Duration, au [][]byte)
 
 	segments     atomic.Uint64
 	bytes        atomic.Uint64
@@ -202,6 +208,10 @@ func (s *Source) cutLoop(jobs <-chan job) {
 		if err := j.cutter.WriteAccessUnit(j.anchor, j.pts, j.au); err != nil {
 			s.decodeErrors.Add(1)
 			j.cutter.Logger.Debug("access unit dropped", "err", err)
+			continue
+		}
+		if s.OnAccessUnit != nil {
+			s.OnAccessUnit(j.cutter.Codec, j.cutter.ParameterSets(), j.anchor, j.pts, j.au)
 		}
 	}
 }

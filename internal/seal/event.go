@@ -115,8 +115,8 @@ func VerifyEventFrom(signed []byte, trusted Signers, household, camera, epoch st
 	if err := e.check(); err != nil {
 		return nil, err
 	}
-	if e.Household != household || e.Camera != camera || e.Epoch != epoch {
-		return nil, fmt.Errorf("%w: event is for another household, camera or epoch", ErrSignature)
+	if e.Household != household || e.Camera != camera || e.Epoch != epoch || e.Hub != env.Signer {
+		return nil, fmt.Errorf("%w: event is for another household, camera or epoch, or not signed by its hub", ErrSignature)
 	}
 	return &e, nil
 }

@@ -96,3 +96,17 @@ func cleanAU(codec string, au [][]byte) [][]byte {
 	}
 	return out
 }
+
+// IsIDR reports whether an access unit (NAL units without start codes) of
+// codec ("h264" or "h265") is a random access point a decoder can start at.
+func IsIDR(codec string, au [][]byte) bool { return isIDR(codec, au) }
+
+// HasSPS reports whether an access unit carries its sequence parameter set.
+func HasSPS(codec string, au [][]byte) bool {
+	for _, n := range au {
+		if paramType(codec, n) == paramSPS {
+			return true
+		}
+	}
+	return false
+}

@@ -161,6 +161,20 @@ func (c *Cutter) SetParameterSets(vps, sps, pps []byte) {
 	}
 }
 
+// ParameterSets returns the current parameter sets (VPS for H.265, SPS,
+// PPS), as known out of band or last seen in band: what a decoder needs in
+// front of an IDR that does not carry them. The slices are the Cutter's;
+// do not modify them.
+func (c *Cutter) ParameterSets() [][]byte {
+	var out [][]byte
+	for _, p := range [][]byte{c.vps, c.sps, c.pps} {
+		if len(p) > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // setParam replaces *dst with a copy of v if different, invalidating the init.
 func (c *Cutter) setParam(dst *[]byte, v []byte) {
 	if !bytes.Equal(*dst, v) {

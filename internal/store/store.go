@@ -240,13 +240,14 @@ type Wrap struct {
 	Data     []byte
 }
 
-// Object is the metadata of one stored ciphertext (segment or manifest).
+// Object is the metadata of one stored ciphertext (segment, manifest,
+// event or thumbnail).
 type Object struct {
 	ID          string
 	HouseholdID string
 	CameraID    string
 	EpochID     string
-	Kind        string    // api.ObjectSegment or api.ObjectManifest
+	Kind        string    // api.ObjectSegment, ObjectManifest, ObjectEvent or ObjectThumb
 	CoarseTime  time.Time // truncated to the minute by the caller
 	Size        int64
 	SHA256      string
@@ -450,6 +451,9 @@ type Store interface {
 	// MembershipsOf lists an account's memberships of other households,
 	// expired ones included, oldest first.
 	MembershipsOf(ctx context.Context, accountID string) ([]Membership, error)
+	// HouseholdMemberships lists a household's memberships, expired ones
+	// included, oldest first (empty, not an error, if none).
+	HouseholdMemberships(ctx context.Context, household string) ([]Membership, error)
 
 	// RosterVersions returns a household's roster chain, oldest first (empty,
 	// not an error, if none).
@@ -533,6 +537,10 @@ type Store interface {
 	// Manifests lists a camera's manifests with from <= CoarseTime <= to,
 	// ordered by time then id, at most limit of them.
 	Manifests(ctx context.Context, cameraID string, from, to time.Time, limit int) ([]Object, error)
+	// Objects lists a camera's objects of one kind (api.ObjectEvent …)
+	// with from <= CoarseTime <= to, ordered by time then id, at most limit
+	// of them.
+	Objects(ctx context.Context, cameraID, kind string, from, to time.Time, limit int) ([]Object, error)
 	// ExpiredObjects returns up to limit objects of a camera that retention
 	// removes at cutoff: manifests with CoarseTime before cutoff, the
 	// objects they refer to, and objects before cutoff no manifest refers

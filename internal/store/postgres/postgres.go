@@ -636,6 +636,14 @@ func (s *Store) Manifests(ctx context.Context, cameraID string, from, to time.Ti
 		ORDER BY coarse_time, id LIMIT $4`, cameraID, micro(from), micro(to), limit)
 }
 
+// Objects implements store.Store. The index objects_camera_kind_time
+// answers it.
+func (s *Store) Objects(ctx context.Context, cameraID, kind string, from, to time.Time, limit int) ([]store.Object, error) {
+	return s.objects(ctx, "objects of a kind", `SELECT `+objectCols+` FROM objects
+		WHERE camera = $1 AND kind = $2 AND coarse_time >= $3 AND coarse_time <= $4
+		ORDER BY coarse_time, id LIMIT $5`, cameraID, kind, micro(from), micro(to), limit)
+}
+
 // ExpiredObjects implements store.Store.
 func (s *Store) ExpiredObjects(ctx context.Context, cameraID string, cutoff time.Time, limit int) ([]store.Object, error) {
 	return s.objects(ctx, "expired objects", `SELECT `+objectCols+` FROM objects WHERE id IN (

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Epochs", testEpochs},
 		{"Objects", testObjects},
 		{"Manifests", testManifests},
+		{"ObjectsOfKind", testObjectsOfKind},
 		{"Retention", testRetention},
 		{"ConcurrentWrites", testConcurrentWrites},
 		{"Roles", testRoles},
@@ -61,6 +63,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"NotificationRace", testNotificationRace},
 		{"Memberships", testMemberships},
 		{"MembershipsOf", testMembershipsOf},
+		{"HouseholdMemberships", testHouseholdMemberships},
 		{"RecoveryKits", testRecoveryKits},
 		{"RemoveDevice", testRemoveDevice},
 		{"DeleteRange", testDeleteRange},
@@ -562,6 +565,69 @@ func testManifests(t *testing.T, s store.Store) {
 	must(t, err, "empty range")
 	if ms == nil || len(ms) != 0 {
 		t.Errorf("empty range = %#v", ms)
+	}
+}
+
+func testObjectsOfKind(t *testing.T, s store.Store) {
+	a, h := household(t, s)
+	hb := hub(t, s, a, h)
+	c := camera(t, s, hb)
+	e := epoch(t, s, c)
+	put := func(o store.Object) store.Object {
+		t.Helper()
+		_, err := s.PutObject(ctx(t), o, nil)
+		must(t, err, "put "+o.Kind)
+		return o
+	}
+	var at1, at2 []string // events at minute 1 and 2
+	for i := range 4 {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		ev := put(object(c, e, "event", at))
+		put(object(c, e, "thumb", at))
+		put(object(c, e, "segment", at))
+		switch i {
+		case 1:
+			at1 = append(at1, ev.ID)
+		case 2:
+			at2 = append(at2, ev.ID)
+		}
+	}
+	// Events of one minute come in id order.
+	for range 2 {
+		at2 = append(at2, put(object(c, e, "event", t0.Add(2*time.Minute+10*time.Second))).ID)
+	}
+	slices.Sort(at2)
+	want := append(at1, at2...)
+	// Another camera's events are not listed.
+	c2 := camera(t, s, hb)
+	put(object(c2, epoch(t, s, c2), "event", t0.Add(time.Minute)))
+
+	got, err := s.Objects(ctx(t), c.ID, "event", t0.Add(time.Minute), t0.Add(2*time.Minute), 100)
+	must(t, err, "events")
+	var ids []string
+	for _, o := range got {
+		if o.Kind != "event" || o.CameraID != c.ID {
+			t.Errorf("listed a %s of camera %s", o.Kind, o.CameraID)
+		}
+		ids = append(ids, o.ID)
+	}
+	if d := cmp.Diff(want, ids); d != "" {
+		t.Errorf("events in [1m, 2m] (-want +got):\n%s", d)
+	}
+	thumbs, err := s.Objects(ctx(t), c.ID, "thumb", t0, t0.Add(time.Hour), 100)
+	must(t, err, "thumbs")
+	if len(thumbs) != 4 {
+		t.Errorf("thumbs in the hour: %d, want 4", len(thumbs))
+	}
+	got, err = s.Objects(ctx(t), c.ID, "event", t0, t0.Add(time.Hour), 2)
+	must(t, err, "limited")
+	if len(got) != 2 || got[0].CoarseTime.After(got[1].CoarseTime) {
+		t.Errorf("limit 2 gave %d objects, want the 2 earliest", len(got))
+	}
+	got, err = s.Objects(ctx(t), c.ID, "event", t0.Add(time.Hour), t0.Add(2*time.Hour), 10)
+	must(t, err, "empty range")
+	if got == nil || len(got) != 0 {
+		t.Errorf("empty range = %#v", got)
 	}
 }
 

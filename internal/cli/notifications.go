@@ -11,12 +11,14 @@ import (
 // noticePage is the service's page size of GET /v1/notifications.
 const noticePage = 100
 
-func cmdEvents(ctx context.Context, m *Main, args []string) error {
-	spec := cmdSpec{name: "events", synopsis: "[--follow]", about: `
+func cmdNotifications(ctx context.Context, m *Main, args []string) error {
+	spec := cmdSpec{name: "notifications", synopsis: "[--follow]", about: `
 Shows your account's notifications, oldest first: sign-ins from devices not
 seen before, changes of password, e-mail address or second factors, and
 recovery codes used. If one is not you, change your password
 (` + "`porchlight passwd`" + `), which signs out every other session.
+New camera events are announced here too (camera and time only): see them
+with ` + "`porchlight events`" + `.
 
 With --follow it keeps waiting for new ones until interrupted (Ctrl-C), and
 fails if this device's session ends meanwhile.`}
@@ -78,6 +80,7 @@ var noticeText = map[string]string{
 	api.NoticeFactorChange:   "second factor changed",
 	api.NoticeRecoveryUsed:   "recovery code used to sign in",
 	api.NoticeEmailChange:    "e-mail address changed",
+	api.NoticeCameraEvent:    "camera event (see `porchlight events`)",
 }
 
 // printNotice prints one notification as a line.
@@ -101,6 +104,12 @@ func (m *Main) printNotice(n api.Notification) {
 	}
 	if n.Detail != "" {
 		about = append(about, clean(n.Detail))
+	}
+	if n.CameraID != "" {
+		about = append(about, "camera "+clean(n.CameraID))
+	}
+	if n.ObjectID != "" {
+		about = append(about, "object "+clean(n.ObjectID))
 	}
 	line := m.when(n.CreatedAt) + "  " + what
 	if len(about) > 0 {

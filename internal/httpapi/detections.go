@@ -1,0 +1,106 @@
+package httpapi
+
+// Detection events. A hub uploads each event record (a hub-signed
+// seal.Event sealed to the epoch recipient) as an object of kind
+// api.ObjectEvent and its thumbnail as api.ObjectThumb, through the same
+// upload path as segments. The service learns only that an event object of
+// a camera exists at a minute: it lists them to the owner and in-scope
+// members, and tells their devices that a new one arrived
+// (api.NoticeCameraEvent). Clients decrypt, verify and interpret them.
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/porchlight/porchlight/internal/api"
+	"github.com/porchlight/porchlight/internal/blob"
+)
+
+const (
+	// MaxEventList bounds one listing of event objects.
+	MaxEventList = 5000
+	// maxEventData bounds an event object inlined in a listing; an event
+	// record is a few KiB.
+	maxEventData = MaxManifestSize
+)
+
+// cameraEvents is GET /v1/cameras/{id}/events?from=&to=[&include=data]
+// (owner or in-scope member): the camera's event objects whose coarse time
+// is in [from - 1m, to + 1m], ordered by time then id.
+func (s *Server) cameraEvents(w http.ResponseWriter, r *http.Request, c *caller) error {
+	cam, err := s.viewCamera(r, c)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	from, err := queryTime(q, "from")
+	if err != nil {
+		return err
+	}
+	to, err := queryTime(q, "to")
+	if err != nil {
+		return err
+	}
+	if to.Before(from) {
+		return errInvalid("to is before from")
+	}
+	include := q.Get("include")
+	if include != "" && include != "data" {
+		return errInvalid("include must be data or absent")
+	}
+	objs, err := s.Store.Objects(r.Context(), cam.ID, api.ObjectEvent, from.Add(-time.Minute), to.Add(time.Minute), MaxEventList+1)
+	if err != nil {
+		return err
+	}
+	if len(objs) > MaxEventList {
+		return errInvalid("more than " + strconv.Itoa(MaxEventList) + " events in the range: ask for a shorter range")
+	}
+	out := api.Objects{Objects: make([]api.ObjectInfo, 0, len(objs))}
+	for _, o := range objs {
+		info := api.ObjectInfo{ID: o.ID, Kind: o.Kind, EpochID: o.EpochID, Time: o.CoarseTime, Size: o.Size, SHA256: o.SHA256}
+		if include == "data" {
+			data, err := s.readBlob(r.Context(), o.ID, maxEventData)
+			if errors.Is(err, blob.ErrNotFound) {
+				// Retention removed it between the listing and now.
+				s.Logger.WarnContext(r.Context(), "listed event has no blob", "object", o.ID)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			info.Data = data
+		}
+		out.Objects = append(out.Objects, info)
+	}
+	addLog(r, "events", len(out.Objects))
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// notifyCameraEvent tells everyone who may view the camera that a new
+// event object arrived: the household's owner and every member whose
+// live membership covers the camera. A failure is logged: the object is
+// stored, and clients listing events find it anyway.
+func (s *Server) notifyCameraEvent(ctx context.Context, household, camera, object string, at time.Time) {
+	d := noticeData{CameraID: camera, ObjectID: object, At: at}
+	if owner := s.householdOwner(ctx, household); owner != "" {
+		s.notify(ctx, owner, api.NoticeCameraEvent, d)
+	} else {
+		s.Logger.ErrorContext(ctx, "camera event: household owner not found", "camera", camera, "object", object)
+	}
+	ms, err := s.Store.HouseholdMemberships(context.WithoutCancel(ctx), household)
+	if err != nil {
+		s.Logger.ErrorContext(ctx, "camera event: list members", "camera", camera, "err", err)
+		return
+	}
+	now := s.Now()
+	for _, m := range ms {
+		if (m.Expires.IsZero() || now.Before(m.Expires)) && slices.Contains(m.Cameras, camera) {
+			s.notify(ctx, m.AccountID, api.NoticeCameraEvent, d)
+		}
+	}
+}
