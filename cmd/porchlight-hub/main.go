@@ -13,10 +13,17 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/porchlight/porchlight/internal/eval"
 	"github.com/porchlight/porchlight/internal/hub"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "eval" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := eval.Command(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	m, err := hub.Parse(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return

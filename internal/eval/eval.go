@@ -201,9 +201,16 @@ func inCrowd(d detect.Detection, objs []Object) bool {
 	return false
 }
 
+// matchesDifficult reports whether d lands on a difficult label. Those are
+// mostly tiny, and hand-drawn boxes are good to about ±0.02 of the frame,
+// so the detection's centre inside the label grown by that margin counts.
 func matchesDifficult(d detect.Detection, objs []Object) bool {
+	const margin = 0.02
+	cx, cy := (d.Box.X0+d.Box.X1)/2, (d.Box.Y0+d.Box.Y1)/2
 	for _, o := range objs {
-		if o.Difficult && o.Class == d.Class && iou(d.Box, o.Box.box()) >= minIoU {
+		b := o.Box
+		if o.Difficult && o.Class == d.Class &&
+			(iou(d.Box, b.box()) >= minIoU || cx >= b.X0-margin && cx <= b.X1+margin && cy >= b.Y0-margin && cy <= b.Y1+margin) {
 			return true
 		}
 	}

@@ -32,6 +32,7 @@ func TestScore(t *testing.T) {
 			map[detect.Class]ClassScore{detect.Animal: {TP: 1, FP: 1}}},
 		{"difficult: neither", []Object{tiny}, []detect.Detection{det(detect.Person, 0.5, tiny.Box.box())}, map[detect.Class]ClassScore{}},
 		{"difficult missed: no miss", []Object{tiny}, nil, map[detect.Class]ClassScore{}},
+		{"difficult, loose box: neither", []Object{tiny}, []detect.Detection{det(detect.Person, 0.5, detect.Box{X0: 0.805, Y0: 0.79, X1: 0.83, Y1: 0.85})}, map[detect.Class]ClassScore{}},
 		{"crowd: ignored", []Object{crowd}, []detect.Detection{det(detect.Person, 0.7, detect.Box{X0: 0.1, Y0: 0.7, X1: 0.15, Y1: 0.8})}, map[detect.Class]ClassScore{}},
 		{"negative image", nil, []detect.Detection{det(detect.Vehicle, 0.6, detect.Box{X0: 0, Y0: 0, X1: 1, Y1: 1})},
 			map[detect.Class]ClassScore{detect.Vehicle: {FP: 1, FalseAlerts: 1}}},

@@ -1,0 +1,5 @@
+package eval
+
+import "flag"
+
+var update = flag.Bool("update", false, "rewrite testdata/detect/expected.json from this run")
