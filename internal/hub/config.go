@@ -27,7 +27,53 @@ type Camera struct {
 	URL string `toml:"url"`
 	// Transport is "tcp", "udp" or "auto". It defaults to Main.Transport.
 	Transport string `toml:"transport"`
+	// Record is "continuous" (the default: every segment is kept) or
+	// "events" (only segments around events: PreRoll before, PostRoll
+	// after the last activity).
+	Record string `toml:"record"`
+	// PreRoll and PostRoll bound event-only recording. They default to
+	// 5 s and 10 s.
+	PreRoll  time.Duration `toml:"pre_roll"`
+	PostRoll time.Duration `toml:"post_roll"`
+	// Zones are where objects alert ([[camera.zone]]); none means the
+	// whole frame alerts for person, animal and vehicle.
+	Zones []ZoneConfig `toml:"zone"`
+	// Rules are per-class thresholds ([[camera.rule]]).
+	Rules []RuleConfig `toml:"rule"`
+	// MotionMask lists polygons where motion is ignored (a tree, a road),
+	// each as [[x, y], …] with coordinates from 0 to 1.
+	MotionMask [][][2]float32 `toml:"motion_mask"`
 }
+
+// ZoneConfig is one alerting zone of a camera.
+type ZoneConfig struct {
+	Name string `toml:"name"`
+	// Polygon is [[x, y], …] with coordinates from 0 to 1 (x right, y
+	// down); an object is in the zone when the bottom centre of its box is.
+	Polygon [][2]float32 `toml:"polygon"`
+	// Classes alert in this zone: "person", "animal", "vehicle".
+	Classes []string `toml:"classes"`
+}
+
+// RuleConfig is a per-class threshold.
+type RuleConfig struct {
+	Class    string  `toml:"class"`
+	MinScore float32 `toml:"min_score"` // 0..1
+	MinArea  float32 `toml:"min_area"`  // fraction of the frame, 0..1
+}
+
+// Record modes.
+const (
+	RecordContinuous = "continuous"
+	RecordEvents     = "events"
+)
+
+// Detection modes (Main.Detection).
+const (
+	DetectionAuto = "auto" // on when the model is installed, else off with a warning
+	DetectionOn   = "on"   // the hub does not start without the model
+	DetectionOff  = "off"
+)
 
 // ByteSize is a size in bytes; in the config file it is an integer or a
 // string such as "2GiB" or "500MB".
@@ -131,6 +177,19 @@ type Main struct {
 	// "porchlight/doorbell/+".
 	MQTTTopic string `toml:"mqtt_topic"`
 
+	// Detection is "auto" (the default: object detection when the model
+	// assets are installed by scripts/setup, else a warning), "on" (the
+	// hub refuses to start without them) or "off" (motion-free events
+	// only: doorbell, offline).
+	Detection string `toml:"detection"`
+	// AssetsDir holds the model and the ONNX Runtime library. It defaults
+	// to $PORCHLIGHT_ASSETS, else the repository's .assets directory.
+	AssetsDir string `toml:"assets_dir"`
+	// DetectThreads is the detector's thread count. It defaults to 2.
+	DetectThreads int `toml:"detect_threads"`
+	// AnalysisFPS is the frame rate decoded for analysis. It defaults to 5.
+	AnalysisFPS float64 `toml:"analysis_fps"`
+
 	// Logger receives the hub's logs. It defaults to slog.Default().
 	Logger *slog.Logger `toml:"-"`
 	// Out receives the few lines meant for the person starting the hub
@@ -181,6 +240,15 @@ func (m *Main) setDefaults() {
 	if m.MQTTTopic == "" {
 		m.MQTTTopic = DefaultMQTTTopic
 	}
+	if m.Detection == "" {
+		m.Detection = DetectionAuto
+	}
+	if m.DetectThreads == 0 {
+		m.DetectThreads = 2
+	}
+	if m.AnalysisFPS == 0 {
+		m.AnalysisFPS = 5
+	}
 }
 
 // runtimeDefaults fills the non-config fields.
@@ -201,8 +269,18 @@ func (m *Main) runtimeDefaults() {
 		m.Now = time.Now
 	}
 	for i := range m.Cameras {
-		if m.Cameras[i].Transport == "" {
-			m.Cameras[i].Transport = m.Transport
+		c := &m.Cameras[i]
+		if c.Transport == "" {
+			c.Transport = m.Transport
+		}
+		if c.Record == "" {
+			c.Record = RecordContinuous
+		}
+		if c.PreRoll == 0 {
+			c.PreRoll = 5 * time.Second
+		}
+		if c.PostRoll == 0 {
+			c.PostRoll = 10 * time.Second
 		}
 	}
 }
@@ -330,6 +408,35 @@ func (m *Main) Validate() error {
 		if c.Transport != "" && !validTransport(c.Transport) {
 			add("camera %q: transport %q: want tcp, udp or auto", c.Name, c.Transport)
 		}
+		if c.Record != "" && c.Record != RecordContinuous && c.Record != RecordEvents {
+			add("camera %q: record %q: want continuous or events", c.Name, c.Record)
+		}
+		if c.PreRoll < 0 || c.PostRoll < 0 || c.PreRoll > time.Minute || c.PostRoll > 10*time.Minute {
+			add("camera %q: pre_roll must be 0 to 1m and post_roll 0 to 10m", c.Name)
+		}
+		for _, z := range c.Zones {
+			if len(z.Polygon) != 0 && len(z.Polygon) < 3 {
+				add("camera %q: zone %q: a polygon needs at least 3 points", c.Name, z.Name)
+			}
+			if !pointsIn01(z.Polygon) {
+				add("camera %q: zone %q: coordinates go from 0 to 1", c.Name, z.Name)
+			}
+			for _, cl := range z.Classes {
+				if !validClass(cl) {
+					add("camera %q: zone %q: class %q: want person, animal or vehicle", c.Name, z.Name, cl)
+				}
+			}
+		}
+		for _, r := range c.Rules {
+			if !validClass(r.Class) || r.MinScore < 0 || r.MinScore > 1 || r.MinArea < 0 || r.MinArea > 1 {
+				add("camera %q: rule for %q: class must be person, animal or vehicle; min_score and min_area 0 to 1", c.Name, r.Class)
+			}
+		}
+		for _, p := range c.MotionMask {
+			if len(p) < 3 || !pointsIn01(p) {
+				add("camera %q: motion_mask: each polygon needs 3 or more [x, y] points from 0 to 1", c.Name)
+			}
+		}
 	}
 	if m.MinSegment < 500*time.Millisecond {
 		add("min_segment: %v is too short (at least 500ms)", m.MinSegment)
@@ -348,6 +455,17 @@ func (m *Main) Validate() error {
 	}
 	if m.RosterInterval < time.Second {
 		add("roster_interval: %v is too short (at least 1s)", m.RosterInterval)
+	}
+	switch m.Detection {
+	case DetectionAuto, DetectionOn, DetectionOff:
+	default:
+		add("detection: %q: want auto, on or off", m.Detection)
+	}
+	if m.DetectThreads < 1 || m.DetectThreads > 64 {
+		add("detect_threads: %d: want 1 to 64", m.DetectThreads)
+	}
+	if m.AnalysisFPS < 0.5 || m.AnalysisFPS > 30 {
+		add("analysis_fps: %v: want 0.5 to 30", m.AnalysisFPS)
 	}
 	if m.DoorbellListen != "" && len(m.DoorbellToken) < 16 {
 		add("doorbell_token: with doorbell_listen set, a token of at least 16 characters is required (the button sends it as a bearer token)")
@@ -391,6 +509,17 @@ func validClaimCode(c string) bool {
 	}
 	for _, r := range c {
 		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func validClass(c string) bool { return c == "person" || c == "animal" || c == "vehicle" }
+
+func pointsIn01(ps [][2]float32) bool {
+	for _, p := range ps {
+		if p[0] < 0 || p[0] > 1 || p[1] < 0 || p[1] > 1 {
 			return false
 		}
 	}

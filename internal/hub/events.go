@@ -78,6 +78,7 @@ func (h *Hub) Doorbell(camera, source string) error {
 	for _, r := range h.recs {
 		if r.name == camera {
 			now := h.m.Now().UTC()
+			r.activate(now)
 			return r.emit(seal.Event{Kind: seal.EventDoorbell, Priority: seal.PriorityHigh, Start: now, End: now, Detail: "pressed (" + source + ")"}, nil)
 		}
 	}

@@ -257,7 +257,7 @@ func (f *feeder) ch(name string) chan func(func(segment.Segment), func(bool, err
 	return c
 }
 
-func (f *feeder) run(ctx context.Context, m *Main, cam Camera, onSeg func(segment.Segment), onState func(bool, error)) error {
+func (f *feeder) run(ctx context.Context, m *Main, cam Camera, onSeg func(segment.Segment), onState func(bool, error), _ auFunc) error {
 	c := f.ch(cam.Name)
 	for {
 		select {

@@ -54,15 +54,19 @@ type service interface {
 }
 
 // sourceFunc runs one camera until ctx is done, calling onSegment with
-// every segment and onState on connection changes.
-type sourceFunc func(ctx context.Context, m *Main, cam Camera, onSegment func(segment.Segment), onState func(bool, error)) error
+// every segment, onState on connection changes and onAU (if not nil) with
+// every access unit, for analysis.
+type sourceFunc func(ctx context.Context, m *Main, cam Camera, onSegment func(segment.Segment), onState func(bool, error), onAU auFunc) error
+
+// auFunc receives an access unit (see ingest.Source.OnAccessUnit).
+type auFunc func(codec string, params [][]byte, anchor time.Time, pts time.Duration, au [][]byte)
 
 // ingestSource is the real camera source.
-func ingestSource(ctx context.Context, m *Main, cam Camera, onSegment func(segment.Segment), onState func(bool, error)) error {
+func ingestSource(ctx context.Context, m *Main, cam Camera, onSegment func(segment.Segment), onState func(bool, error), onAU auFunc) error {
 	s := &ingest.Source{
 		Name: cam.Name, URL: cam.URL, Transport: cam.Transport,
 		MinSegment: m.MinSegment, MaxSegment: m.MaxSegment, Logger: m.Logger,
-		OnSegment: onSegment, OnState: onState,
+		OnSegment: onSegment, OnState: onState, OnAccessUnit: onAU,
 	}
 	return s.Run(ctx)
 }
@@ -104,7 +108,8 @@ type Hub struct {
 		segments, manifests, uploaded, retries, events atomic.Int64
 	}
 
-	doorbellAddr string // the doorbell endpoint's address, "" if off
+	doorbellAddr string          // the doorbell endpoint's address, "" if off
+	det          *sharedDetector // nil: no object detection
 
 	done chan struct{}
 	err  error
@@ -188,6 +193,9 @@ func (m Main) Start(ctx context.Context) (*Hub, error) {
 	}
 	if len(m.Cameras) == 0 {
 		h.log.Warn("no cameras configured: add [[camera]] to the config file or pass --camera NAME=rtsp://…")
+	}
+	if h.det, err = h.m.openDetector(); err != nil {
+		return nil, err
 	}
 	if h.doorbellAddr, err = h.startDoorbell(ctx); err != nil {
 		return nil, err
@@ -288,7 +296,13 @@ func (h *Hub) run(ctx context.Context, svc service) {
 	var cams sync.WaitGroup
 	for _, r := range h.recs {
 		cams.Go(func() {
-			if err := run(ctx, &h.m, r.cam, r.onSegment, r.onState); err != nil {
+			var onAU auFunc
+			if h.m.Detection != DetectionOff {
+				onAU = func(codec string, params [][]byte, anchor time.Time, pts time.Duration, au [][]byte) {
+					r.onAccessUnit(ctx, codec, params, anchor, pts, au)
+				}
+			}
+			if err := run(ctx, &h.m, r.cam, r.onSegment, r.onState, onAU); err != nil {
 				r.log.Error("camera stopped", "err", err)
 			}
 		})
@@ -325,6 +339,11 @@ func (h *Hub) run(ctx context.Context, svc service) {
 	}
 	upCancel()
 	bg.Wait()
+	if h.det != nil {
+		if err := h.det.det.Close(); err != nil {
+			h.log.Warn("closing the detector", "err", err)
+		}
+	}
 	if n := h.sp.Len(); n > 0 {
 		h.log.Info("hub stopped; uploads resume at the next start", "waiting", n)
 	} else {

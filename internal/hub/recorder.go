@@ -50,6 +50,15 @@ type recorder struct {
 	batchEpoch *epochState
 	batchRecip age.Recipient
 	batchOpen  time.Time
+	// event-only recording (eventrec.go)
+	activeFrom, activeUntil time.Time
+	ring                    []segment.Segment // held for pre-roll
+	skipped                 int64             // segments not recorded (no activity)
+
+	// analysis, owned by the camera source's goroutine (onAccessUnit)
+	an       *analyzer
+	anCodec  string
+	anFailed bool
 }
 
 // sealBufs holds ciphertext buffers for reuse by the next segment of any
@@ -196,7 +205,11 @@ func viewerIDs(ro *seal.Roster, camera string, t time.Time) []string {
 func (r *recorder) onSegment(seg segment.Segment) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.segmentLocked(seg); err != nil {
+	record := r.segmentLocked
+	if r.cam.Record == RecordEvents {
+		record = r.eventSegmentLocked
+	}
+	if err := record(seg); err != nil {
 		r.log.Error("segment not recorded", "err", err)
 	}
 }

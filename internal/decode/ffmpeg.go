@@ -1,0 +1,237 @@
+package decode
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/porchlight/porchlight/internal/frame"
+)
+
+// proc is one ffmpeg process.
+type proc struct {
+	cmd        *exec.Cmd
+	stdin      io.WriteCloser
+	rate       float64
+	frames     atomic.Uint64
+	stopping   atomic.Bool   // stdin closed: errors are expected
+	readerDone chan struct{} // stdout read to the end
+	stderrDone chan struct{}
+}
+
+// args returns ffmpeg's command line for an input at rate frames a second.
+func (d *Decoder) args(rate float64) []string {
+	demux, pix := "h264", "gray"
+	if d.cfg.Codec == H265 {
+		demux = "hevc"
+	}
+	if d.cfg.Color {
+		pix = "rgb24"
+	}
+	vf := fmt.Sprintf("fps=%s,scale=%d:-2:flags=bilinear,format=%s,showinfo=checksum=0",
+		formatRate(min(d.cfg.FPS, rate)), d.cfg.Width, pix)
+	return []string{
+		"-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info",
+		"-filter_threads", "1",
+		// one decoding thread: no frame-threading delay, least CPU per camera
+		"-threads", "1", "-probesize", "32", "-analyzeduration", "0",
+		"-f", demux, "-framerate", formatRate(rate), "-i", "pipe:0",
+		"-an", "-vf", vf, "-fps_mode", "passthrough",
+		"-f", "rawvideo", "-flush_packets", "1", "pipe:1",
+	}
+}
+
+func formatRate(r float64) string {
+	return strconv.FormatFloat(r, 'f', 3, 64)
+}
+
+// start starts ffmpeg and its reader goroutines.
+func (d *Decoder) start(rate float64) (*proc, error) {
+	cmd := exec.CommandContext(d.ctx, d.ffmpeg, d.args(rate)...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("decode: starting ffmpeg: %w", err)
+	}
+	p := &proc{cmd: cmd, stdin: stdin, rate: rate, readerDone: make(chan struct{}), stderrDone: make(chan struct{})}
+	d.statMu.Lock()
+	d.cur = p
+	d.statMu.Unlock()
+	d.log.Debug("decode: ffmpeg started", "pid", cmd.Process.Pid, "input_fps", rate)
+
+	infos := make(chan frameInfo, 64)
+	go func() {
+		defer close(p.stderrDone)
+		defer close(infos)
+		lp := &logParser{
+			onFrame: func(fi frameInfo) { infos <- fi },
+			onError: func(msg string) {
+				d.log.Debug("decode: ffmpeg error", "msg", msg)
+				if !p.stopping.Load() {
+					// At the end ffmpeg finds the delimiter that ends each
+					// access unit alone ("no frame!", "missing picture").
+					d.noteError(errors.New("decode: ffmpeg: " + msg))
+				}
+			},
+		}
+		r := bufio.NewReaderSize(stderr, maxLogLine)
+		for {
+			line, err := r.ReadSlice('\n')
+			if err == bufio.ErrBufferFull {
+				for err == bufio.ErrBufferFull { // not ours: skip it
+					_, err = r.ReadSlice('\n')
+				}
+				line = nil
+			}
+			if len(line) > 0 {
+				lp.line(strings.TrimRight(string(line), "\r\n"))
+			}
+			if err != nil {
+				break
+			}
+		}
+		lp.flush()
+	}()
+	go func() {
+		defer close(p.readerDone)
+		d.readFrames(p, stdout, infos)
+	}()
+	return p, nil
+}
+
+// readFrames reads the frames showinfo announces from stdout and delivers
+// those carrying a known tag. It returns when stdout ends; on lost sync it
+// kills ffmpeg (run then restarts it).
+func (d *Decoder) readFrames(p *proc, stdout io.Reader, infos <-chan frameInfo) {
+	defer func() {
+		for range infos { // let the stderr reader finish
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	wantPix, bpp := "gray", 1
+	if d.cfg.Color {
+		wantPix, bpp = "rgb24", 3
+	}
+	for n := 0; ; n++ {
+		fi, ok := <-infos
+		if !ok {
+			return
+		}
+		if fi.N != n || fi.PixFmt != wantPix || fi.W != d.cfg.Width {
+			d.noteError(fmt.Errorf("decode: lost sync with ffmpeg's output (frame %d: %+v)", n, fi))
+			p.cmd.Process.Kill()
+			return
+		}
+		buf := make([]byte, fi.W*fi.H*bpp)
+		if _, err := io.ReadFull(stdout, buf); err != nil {
+			return
+		}
+		if !fi.Tagged {
+			continue // a picture ffmpeg found in corrupt input
+		}
+		t, ok := d.lookup(fi.Seq)
+		if !ok || (!d.lastT.IsZero() && !t.After(d.lastT)) {
+			continue // a duplicate from the fps filter, or out of order
+		}
+		d.lastT = t
+		f := &frame.Frame{W: fi.W, H: fi.H, Time: t}
+		if d.cfg.Color {
+			f.RGB, f.Gray = buf, grayFromRGB(buf)
+		} else {
+			f.Gray = buf
+		}
+		p.frames.Add(1)
+		d.deliver(f)
+	}
+}
+
+// lookup returns the capture time of the access unit tagged seq.
+func (d *Decoder) lookup(seq uint64) (time.Time, bool) {
+	d.ringMu.Lock()
+	defer d.ringMu.Unlock()
+	e := d.ring[seq%ringSize]
+	return e.t, e.ok && e.seq == seq
+}
+
+// stop ends p: stdin is closed so ffmpeg flushes its last frames (or it is
+// killed at once), and killed if it has not finished within stopTimeout.
+func (d *Decoder) stop(p *proc, kill bool) {
+	p.stopping.Store(true)
+	p.stdin.Close()
+	if kill {
+		p.cmd.Process.Kill()
+	}
+	t := time.NewTimer(stopTimeout)
+	select {
+	case <-p.readerDone:
+	case <-t.C:
+		p.cmd.Process.Kill()
+		<-p.readerDone
+	}
+	t.Stop()
+	<-p.stderrDone
+	err := p.cmd.Wait()
+	var cpu time.Duration
+	if st := p.cmd.ProcessState; st != nil {
+		cpu = st.UserTime() + st.SystemTime()
+	}
+	d.statMu.Lock()
+	d.cur = nil
+	d.cpuSpent += cpu
+	d.statMu.Unlock()
+	if err != nil && !kill && d.ctx.Err() == nil {
+		d.noteError(fmt.Errorf("decode: ffmpeg exited: %w", err))
+	}
+}
+
+// grayFromRGB computes BT.601 luma (full range) from packed RGB.
+func grayFromRGB(rgb []byte) []byte {
+	g := make([]byte, len(rgb)/3)
+	for i := range g {
+		r, gg, b := uint32(rgb[3*i]), uint32(rgb[3*i+1]), uint32(rgb[3*i+2])
+		g[i] = byte((19595*r + 38470*gg + 7471*b + 1<<15) >> 16)
+	}
+	return g
+}
+
+// procCPU returns the CPU time a running process has used, from
+// /proc/<pid>/stat (utime + stime, in clock ticks of 1/100 s on Linux).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// after the command: state(0) ppid ... utime is field 14 overall, index 11 here
+	if len(f) < 13 {
+		return 0
+	}
+	u, err1 := strconv.ParseUint(f[11], 10, 64)
+	s, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(u+s) * 10 * time.Millisecond
+}
