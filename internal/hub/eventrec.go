@@ -47,7 +47,7 @@ func (r *recorder) activateLocked(from, to time.Time) {
 // wantedLocked reports whether event-only recording keeps seg.
 func (r *recorder) wantedLocked(seg segment.Segment) bool {
 	end := seg.Start.Add(seg.Duration)
-	return !r.activeFrom.IsZero() && !end.Before(r.activeFrom.Add(-r.cam.PreRoll)) && !seg.Start.After(r.activeUntil)
+	return !r.activeFrom.IsZero() && end.After(r.activeFrom.Add(-r.cam.PreRoll)) && seg.Start.Before(r.activeUntil)
 }
 
 // eventSegmentLocked is segmentLocked for record = "events".

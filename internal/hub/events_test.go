@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +163,66 @@ func TestCameraOfflineOnlineEvents(t *testing.T) {
 	evs := r.events(r.hh.owner)
 	if !strings.Contains(evs[1].Detail, "42s") {
 		t.Errorf("online event detail %q, want the gap", evs[1].Detail)
+	}
+}
+
+// TestMissingModel: with detection "on" and no model the hub refuses to
+// start and says how to install it; with "auto" it records without
+// object detection.
+func TestMissingModel(t *testing.T) {
+	r := newRig(t, "porch")
+	m := r.main("porch")
+	m.Detection, m.AssetsDir = DetectionOn, t.TempDir()
+	if _, err := m.Start(t.Context()); err == nil || !strings.Contains(err.Error(), "scripts/setup") {
+		t.Fatalf("start with detection on and no model: %v, want an error naming scripts/setup", err)
+	}
+	m.Detection = DetectionAuto
+	r.start(m)
+	r.waitFor("claimed", func() bool { return r.svc.cameras != nil })
+	r.feed.state(t, "porch", true, nil)
+	r.feed.segment(t, "porch", r.clock.Now(), payload(1))
+	r.waitFor("the segment uploaded", func() bool { s, _ := r.counts(); return s == 1 })
+	if !strings.Contains(r.logs.String(), "object detection is off") {
+		t.Errorf("no warning that detection is off:\n%s", r.logs)
+	}
+}
+
+// TestEventOnlyRecording: with record = "events", segments with no
+// activity near them are not recorded; a doorbell press records the
+// pre-roll before it and the post-roll after it.
+func TestEventOnlyRecording(t *testing.T) {
+	r := newRig(t, "door")
+	m := r.main("door")
+	m.Detection = DetectionOff
+	m.Cameras[0].Record, m.Cameras[0].PreRoll, m.Cameras[0].PostRoll = RecordEvents, 4*time.Second, 4*time.Second
+	h := r.start(m)
+	r.waitFor("claimed", func() bool { return r.svc.cameras != nil })
+	r.feed.state(t, "door", true, nil)
+	t0 := r.clock.Now()
+	// 10 quiet segments of 2 s: none recorded.
+	for i := range 10 {
+		r.feed.segment(t, "door", t0.Add(time.Duration(i)*2*time.Second), payload(i))
+	}
+	// The press at t0+20s: the two segments before it (pre-roll 4 s) and
+	// the two after it (post-roll 4 s) are kept.
+	r.clock.Set(t0.Add(20 * time.Second))
+	if err := h.Doorbell("door", "test"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 10; i < 16; i++ {
+		r.feed.segment(t, "door", t0.Add(time.Duration(i)*2*time.Second), payload(i))
+	}
+	r.shutdown()
+	o := r.open(r.hh.owner)
+	var starts []time.Duration
+	for _, man := range o.manifests {
+		for _, mo := range man.Objects {
+			starts = append(starts, mo.Start.Sub(t0))
+		}
+	}
+	slices.Sort(starts)
+	want := []time.Duration{16 * time.Second, 18 * time.Second, 20 * time.Second, 22 * time.Second}
+	if !slices.Equal(starts, want) {
+		t.Errorf("recorded segments start at %v, want %v", starts, want)
 	}
 }
