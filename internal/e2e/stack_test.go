@@ -39,6 +39,12 @@ type stack struct {
 
 func newStack(t *testing.T, camName string, camArgs ...string) *stack {
 	t.Helper()
+	return newStackHub(t, camName, nil, camArgs...)
+}
+
+// newStackHub is newStack with extra porchlight-hub arguments.
+func newStackHub(t *testing.T, camName string, hubArgs []string, camArgs ...string) *stack {
+	t.Helper()
 	s := &stack{t: t, dir: t.TempDir(), camName: camName}
 	s.svcData = filepath.Join(s.dir, "service")
 	s.startService("127.0.0.1:0")
@@ -60,9 +66,9 @@ func newStack(t *testing.T, camName string, camArgs ...string) *stack {
 
 	claim := start(t, s.cliEnv, "porchlight", "hub", "claim", "--yes")
 	code := claim.waitFor(`\b([A-Z0-9]{4}(?:-[A-Z0-9]{4})+)\b`, 30*time.Second)[1]
-	s.hub = start(t, nil, "porchlight-hub",
+	s.hub = start(t, nil, "porchlight-hub", append([]string{
 		"--server", s.proxy.URL(), "--data", filepath.Join(s.dir, "hub"), "--claim", code,
-		"--name", "e2e hub", "--camera", camName+"="+s.camURL)
+		"--name", "e2e hub", "--camera", camName + "=" + s.camURL}, hubArgs...)...)
 	fpHub := s.hub.waitFor(`fingerprint\D*(\d{3} \d{3} \d{4})`, 60*time.Second)[1]
 	fpOwner := claim.waitFor(`(\d{3} \d{3} \d{4})`, 60*time.Second)[1]
 	if fpHub != fpOwner {
