@@ -84,7 +84,7 @@ type Config struct {
 	// defaults to 4 s.
 	MoveWindow time.Duration
 	// MoveDist is the displacement of the smoothed box centre, in units of
-	// the track's size, that makes a track move. It defaults to 0.5.
+	// the track's size, that makes a track move. It defaults to 0.3.
 	MoveDist float32
 	// MaxPath caps the boxes kept in Track.Path (the oldest are
 	// dropped). It defaults to 300.
@@ -108,7 +108,7 @@ func (c Config) withDefaults() Config {
 		c.MoveWindow = 4 * time.Second
 	}
 	if c.MoveDist <= 0 {
-		c.MoveDist = 0.5
+		c.MoveDist = 0.3
 	}
 	if c.MaxPath <= 0 {
 		c.MaxPath = 300

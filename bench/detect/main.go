@@ -1,0 +1,194 @@
+// Command detect is the bench/detect benchmark (see bench/detect/run and
+// docs/detection.md): it runs the hub's analysis chain — an ffmpeg decoder
+// at 5 fps, motion, the shared detector, the tracker — on N simulated
+// cameras fed a 720p H.264 clip of pedestrians (opencv-doc's vtest.avi,
+// scaled up) in real time, and prints per-camera CPU (Go + ffmpeg),
+// inference time per frame, motion-onset → alert latency (p50/p95) and
+// cameras per core.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/porchlight/porchlight/internal/decode"
+	"github.com/porchlight/porchlight/internal/detect"
+	"github.com/porchlight/porchlight/internal/frame"
+	"github.com/porchlight/porchlight/internal/motion"
+	"github.com/porchlight/porchlight/internal/segment"
+	"github.com/porchlight/porchlight/internal/track"
+)
+
+func main() {
+	cams := flag.Int("cameras", 2, "simulated cameras")
+	seconds := flag.Int("seconds", 40, "seconds of video per camera")
+	src := flag.String("clip", "/usr/share/doc/opencv-doc/examples/data/vtest.avi", "source clip")
+	flag.Parse()
+	if err := run(*cams, *seconds, *src); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/detect:", err)
+		os.Exit(1)
+	}
+}
+
+// stats are one camera's measurements.
+type stats struct {
+	mu        sync.Mutex
+	frames    int
+	analysed  int
+	infer     []time.Duration
+	latencies []time.Duration
+	ffmpegCPU time.Duration
+}
+
+func run(cams, seconds int, src string) error {
+	dir, err := os.MkdirTemp("", "bench-detect-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	clip := filepath.Join(dir, "clip.h264")
+	ff := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-stream_loop", "-1", "-i", src, "-t", fmt.Sprint(seconds),
+		"-vf", "scale=1280:720", "-r", "25", "-c:v", "libx264", "-preset", "veryfast", "-b:v", "2M", "-bf", "0", "-g", "50", "-f", "h264", clip)
+	if out, err := ff.CombinedOutput(); err != nil {
+		return fmt.Errorf("make the 720p clip (install ffmpeg and opencv-doc with bash scripts/setup): %v: %s", err, out)
+	}
+	data, err := os.ReadFile(clip)
+	if err != nil {
+		return err
+	}
+	var aus [][][]byte
+	rd := &segment.AccessUnitReader{R: bytes.NewReader(data), Codec: segment.H264}
+	for {
+		au, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		aus = append(aus, au)
+	}
+	det, err := detect.Open(detect.Config{})
+	if err != nil {
+		return err
+	}
+	defer det.Close()
+
+	var before syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	start := time.Now()
+	all := make([]*stats, cams)
+	var wg sync.WaitGroup
+	for i := range cams {
+		all[i] = &stats{}
+		wg.Go(func() { camera(det, aus, all[i]) })
+	}
+	wg.Wait()
+	wall := time.Since(start)
+	var after syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	goCPU := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) / time.Duration(cams)
+
+	var infer, lat []time.Duration
+	var ffCPU time.Duration
+	frames, analysed := 0, 0
+	for _, s := range all {
+		infer = append(infer, s.infer...)
+		lat = append(lat, s.latencies...)
+		ffCPU += s.ffmpegCPU
+		frames += s.frames
+		analysed += s.analysed
+	}
+	ffCPU /= time.Duration(cams)
+	perCam := float64(goCPU+ffCPU) / float64(wall)
+	fmt.Printf("bench/detect: %d cameras, 720p H.264 25 fps 2 Mb/s (vtest.avi scaled), analysis at 5 fps, %s each\n\n", cams, wall.Round(time.Second))
+	fmt.Printf("%-44s %s\n", "metric", "value")
+	fmt.Printf("%-44s %.1f %% of a core (Go %.1f %%, ffmpeg %.1f %%)\n", "CPU per camera during motion", 100*perCam, 100*float64(goCPU)/float64(wall), 100*float64(ffCPU)/float64(wall))
+	fmt.Printf("%-44s %s / %s (%d frames)\n", "inference per frame, p50 / p95", pct(infer, 50), pct(infer, 95), len(infer))
+	fmt.Printf("%-44s %s / %s (%d alerts)\n", "motion onset → alert, p50 / p95", pct(lat, 50), pct(lat, 95), len(lat))
+	fmt.Printf("%-44s %d of %d\n", "frames analysed (motion-gated)", analysed, frames)
+	fmt.Printf("%-44s %.1f\n", "cameras per core (all moving all the time)", 1/perCam)
+	return nil
+}
+
+// camera feeds the clip in real time through the chain.
+func camera(det *detect.Detector, aus [][][]byte, s *stats) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mo := motion.New(motion.Config{})
+	tr := track.New(track.Config{})
+	var lastMotion time.Time
+	active := false
+	frames := make(chan *frame.Frame, 2)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for f := range frames {
+			s.frames++
+			m := mo.Feed(f)
+			if m.Moving {
+				lastMotion = f.Time
+			}
+			if !m.Moving && !active && f.Time.Sub(lastMotion) > 2*time.Second {
+				tr.Update(f.Time, nil)
+				continue
+			}
+			t0 := time.Now()
+			dets, err := det.Detect(f)
+			s.infer = append(s.infer, time.Since(t0))
+			if err != nil {
+				continue
+			}
+			s.analysed++
+			tracks, alerts := tr.Update(f.Time, dets)
+			active = len(tracks) > 0
+			for _, a := range alerts {
+				// The alert is raised now; the object was first seen at
+				// a.Start (camera time = wall time of its access unit).
+				s.latencies = append(s.latencies, time.Since(a.Start))
+			}
+		}
+	}()
+	dec, err := decode.New(ctx, decode.Config{Codec: decode.H264, FPS: 5, Width: 640, Color: true}, func(f *frame.Frame) {
+		select {
+		case frames <- f:
+		default:
+		}
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	anchor := time.Now()
+	for i, au := range aus {
+		at := time.Duration(i) * 40 * time.Millisecond
+		if d := time.Until(anchor.Add(at)); d > 0 {
+			time.Sleep(d)
+		}
+		dec.WriteAccessUnit(anchor, at, au)
+	}
+	dec.Close()
+	s.ffmpegCPU = dec.Stats().CPU
+	close(frames)
+	<-done
+}
+
+func pct(ds []time.Duration, p int) string {
+	if len(ds) == 0 {
+		return "-"
+	}
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	return ds[(len(ds)-1)*p/100].Round(100 * time.Microsecond).String()
+}
