@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/porchlight/porchlight/internal/analysis"
 	"github.com/porchlight/porchlight/internal/decode"
 	"github.com/porchlight/porchlight/internal/detect"
 	"github.com/porchlight/porchlight/internal/frame"
@@ -126,34 +127,20 @@ func run(cams, seconds int, src string) error {
 func camera(det *detect.Detector, aus [][][]byte, s *stats) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	mo := motion.New(motion.Config{})
-	tr := track.New(track.Config{})
-	var lastMotion time.Time
-	active := false
+	chain := analysis.New(det, motion.Config{}, track.Config{})
 	frames := make(chan *frame.Frame, 2)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for f := range frames {
 			s.frames++
-			m := mo.Feed(f)
-			if m.Moving {
-				lastMotion = f.Time
-			}
-			if !m.Moving && !active && f.Time.Sub(lastMotion) > 2*time.Second {
-				tr.Update(f.Time, nil)
+			r, err := chain.Frame(f)
+			if err != nil || !r.Analysed {
 				continue
 			}
-			t0 := time.Now()
-			dets, err := det.Detect(f)
-			s.infer = append(s.infer, time.Since(t0))
-			if err != nil {
-				continue
-			}
+			s.infer = append(s.infer, r.Infer)
 			s.analysed++
-			tracks, alerts := tr.Update(f.Time, dets)
-			active = len(tracks) > 0
-			for _, a := range alerts {
+			for _, a := range r.Alerts {
 				// The alert is raised now; the object was first seen at
 				// a.Start (camera time = wall time of its access unit).
 				s.latencies = append(s.latencies, time.Since(a.Start))

@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/porchlight/porchlight/internal/analysis"
 	"github.com/porchlight/porchlight/internal/detect"
 	"github.com/porchlight/porchlight/internal/frame"
 	"github.com/porchlight/porchlight/internal/motion"
@@ -116,9 +117,7 @@ type ImageResult struct {
 }
 
 // Detector is what the evaluation runs (*detect.Detector).
-type Detector interface {
-	Detect(f *frame.Frame) ([]detect.Detection, error)
-}
+type Detector = analysis.Detector
 
 // minIoU matches a detection to a labelled box.
 const minIoU = 0.5
@@ -299,12 +298,9 @@ func Clip(ctx context.Context, det Detector, path string, cfg ClipConfig) (*Clip
 		return nil, fmt.Errorf("run ffmpeg (install it with `bash scripts/setup`): %w", err)
 	}
 	defer cmd.Wait()
-	mo := motion.New(motion.Config{})
-	tr := track.New(track.Config{Zones: cfg.Zones, Rules: cfg.Rules})
+	chain := analysis.New(det, motion.Config{}, track.Config{Zones: cfg.Zones, Rules: cfg.Rules})
 	res := &ClipResult{Alerts: map[detect.Class]int{}}
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	var lastMotion time.Time
-	active := false
 	rd := bufio.NewReaderSize(out, w*h*3)
 	for i := 0; ; i++ {
 		f := &frame.Frame{W: w, H: h, RGB: make([]byte, w*h*3), Gray: make([]byte, w*h), Time: t0.Add(time.Duration(float64(i) / cfg.FPS * float64(time.Second)))}
@@ -317,24 +313,15 @@ func Clip(ctx context.Context, det Detector, path string, cfg ClipConfig) (*Clip
 			f.Gray[p] = byte((299*int(f.RGB[p*3]) + 587*int(f.RGB[p*3+1]) + 114*int(f.RGB[p*3+2])) / 1000)
 		}
 		res.Frames++
-		m := mo.Feed(f)
-		if m.Moving {
-			lastMotion = f.Time
-		}
-		if !m.Moving && !active && f.Time.Sub(lastMotion) > 2*time.Second {
-			tr.Update(f.Time, nil)
-			continue
-		}
-		start := time.Now()
-		dets, err := det.Detect(f)
-		res.Took += time.Since(start)
+		r, err := chain.Frame(f)
+		res.Took += r.Infer
 		if err != nil {
 			return nil, err
 		}
-		res.Analysed++
-		tracks, alerts := tr.Update(f.Time, dets)
-		active = len(tracks) > 0
-		for _, a := range alerts {
+		if r.Analysed {
+			res.Analysed++
+		}
+		for _, a := range r.Alerts {
 			res.Alerts[a.Track.Class]++
 		}
 	}

@@ -10,22 +10,16 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/porchlight/porchlight/internal/api"
-	"github.com/porchlight/porchlight/internal/blob"
 )
 
 const (
 	// MaxEventList bounds one listing of event objects.
 	MaxEventList = 5000
-	// maxEventData bounds an event object inlined in a listing; an event
-	// record is a few KiB.
-	maxEventData = MaxManifestSize
 )
 
 // cameraEvents is GET /v1/cameras/{id}/events?from=&to=[&include=data]
@@ -48,37 +42,7 @@ func (s *Server) cameraEvents(w http.ResponseWriter, r *http.Request, c *caller)
 	if to.Before(from) {
 		return errInvalid("to is before from")
 	}
-	include := q.Get("include")
-	if include != "" && include != "data" {
-		return errInvalid("include must be data or absent")
-	}
-	objs, err := s.Store.Objects(r.Context(), cam.ID, api.ObjectEvent, from.Add(-time.Minute), to.Add(time.Minute), MaxEventList+1)
-	if err != nil {
-		return err
-	}
-	if len(objs) > MaxEventList {
-		return errInvalid("more than " + strconv.Itoa(MaxEventList) + " events in the range: ask for a shorter range")
-	}
-	out := api.Objects{Objects: make([]api.ObjectInfo, 0, len(objs))}
-	for _, o := range objs {
-		info := api.ObjectInfo{ID: o.ID, Kind: o.Kind, EpochID: o.EpochID, Time: o.CoarseTime, Size: o.Size, SHA256: o.SHA256}
-		if include == "data" {
-			data, err := s.readBlob(r.Context(), o.ID, maxEventData)
-			if errors.Is(err, blob.ErrNotFound) {
-				// Retention removed it between the listing and now.
-				s.Logger.WarnContext(r.Context(), "listed event has no blob", "object", o.ID)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			info.Data = data
-		}
-		out.Objects = append(out.Objects, info)
-	}
-	addLog(r, "events", len(out.Objects))
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return s.writeObjects(w, r, cam.ID, api.ObjectEvent, from.Add(-time.Minute), to.Add(time.Minute), MaxEventList, MaxEventSize)
 }
 
 // notifyCameraEvent tells everyone who may view the camera that a new

@@ -451,25 +451,33 @@ func (s *Server) manifests(w http.ResponseWriter, r *http.Request, c *caller) er
 // CoarseTime <= to, with the ciphertext inline if the query asks
 // include=data.
 func (s *Server) writeManifests(w http.ResponseWriter, r *http.Request, camera string, from, to time.Time) error {
+	return s.writeObjects(w, r, camera, api.ObjectManifest, from, to, MaxManifestList, MaxManifestSize)
+}
+
+// writeObjects answers a listing of camera's objects of one kind with
+// from <= CoarseTime <= to (at most maxList, else 400), ordered by time
+// then id, each with its ciphertext inline (up to maxData bytes) if the
+// query asks include=data.
+func (s *Server) writeObjects(w http.ResponseWriter, r *http.Request, camera, kind string, from, to time.Time, maxList int, maxData int64) error {
 	include := r.URL.Query().Get("include")
 	if include != "" && include != "data" {
 		return errInvalid("include must be data or absent")
 	}
-	ms, err := s.Store.Manifests(r.Context(), camera, from, to, MaxManifestList+1)
+	objs, err := s.Store.Objects(r.Context(), camera, kind, from, to, maxList+1)
 	if err != nil {
 		return err
 	}
-	if len(ms) > MaxManifestList {
-		return errInvalid("more than " + strconv.Itoa(MaxManifestList) + " manifests in the range: ask for a shorter range")
+	if len(objs) > maxList {
+		return errInvalid("more than " + strconv.Itoa(maxList) + " " + kind + "s in the range: ask for a shorter range")
 	}
-	out := api.Objects{Objects: make([]api.ObjectInfo, 0, len(ms))}
-	for _, m := range ms {
-		info := api.ObjectInfo{ID: m.ID, Kind: m.Kind, EpochID: m.EpochID, Time: m.CoarseTime, Size: m.Size, SHA256: m.SHA256}
+	out := api.Objects{Objects: make([]api.ObjectInfo, 0, len(objs))}
+	for _, o := range objs {
+		info := api.ObjectInfo{ID: o.ID, Kind: o.Kind, EpochID: o.EpochID, Time: o.CoarseTime, Size: o.Size, SHA256: o.SHA256}
 		if include == "data" {
-			data, err := s.readBlob(r.Context(), m.ID, MaxManifestSize)
+			data, err := s.readBlob(r.Context(), o.ID, maxData)
 			if errors.Is(err, blob.ErrNotFound) {
 				// Retention removed it between the listing and now.
-				s.Logger.WarnContext(r.Context(), "listed manifest has no blob", "object", m.ID)
+				s.Logger.WarnContext(r.Context(), "listed object has no blob", "object", o.ID, "kind", kind)
 				continue
 			}
 			if err != nil {
@@ -479,7 +487,7 @@ func (s *Server) writeManifests(w http.ResponseWriter, r *http.Request, camera s
 		}
 		out.Objects = append(out.Objects, info)
 	}
-	addLog(r, "manifests", len(out.Objects))
+	addLog(r, kind+"s", len(out.Objects))
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

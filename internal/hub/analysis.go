@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/porchlight/porchlight/internal/analysis"
 	"github.com/porchlight/porchlight/internal/decode"
 	"github.com/porchlight/porchlight/internal/detect"
 	"github.com/porchlight/porchlight/internal/frame"
@@ -65,16 +66,13 @@ func (m *Main) openDetector() (*sharedDetector, error) {
 type analyzer struct {
 	r      *recorder
 	log    *slog.Logger
-	det    *sharedDetector
-	motion *motion.Detector
-	track  *track.Tracker
+	chain  *analysis.Chain
 	dec    *decode.Decoder
 	frames chan *frame.Frame
 
 	// Owned by run.
-	active     map[int]*liveEvent // track id → its event
-	lastMotion time.Time
-	dropped    int
+	active  map[int]*liveEvent // track id → its event
+	dropped int
 }
 
 // liveEvent is an object event in progress.
@@ -90,10 +88,13 @@ type liveEvent struct {
 const analysisGap = 3 * time.Second
 
 func newAnalyzer(ctx context.Context, r *recorder, det *sharedDetector, codec string) (*analyzer, error) {
+	var d analysis.Detector
+	if det != nil {
+		d = det
+	}
 	a := &analyzer{
-		r: r, log: r.log, det: det,
-		motion: motion.New(motion.Config{Mask: r.cam.motionMask()}),
-		track:  track.New(track.Config{Zones: r.cam.zones(), Rules: r.cam.rules()}),
+		r: r, log: r.log,
+		chain:  analysis.New(d, motion.Config{Mask: r.cam.motionMask()}, track.Config{Zones: r.cam.zones(), Rules: r.cam.rules()}),
 		frames: make(chan *frame.Frame, 2),
 		active: map[int]*liveEvent{},
 	}
@@ -130,27 +131,18 @@ func (a *analyzer) run(ctx context.Context) {
 
 // frame analyses one frame.
 func (a *analyzer) frame(f *frame.Frame) {
-	res := a.motion.Feed(f)
-	if res.Moving {
-		a.lastMotion = f.Time
+	res, err := a.chain.Frame(f)
+	if res.Motion.Moving {
 		a.r.activate(f.Time)
 	}
-	// The detector runs while something moves, and a little after, so an
-	// object that stops is still followed until it leaves.
-	if a.det == nil || (!res.Moving && len(a.active) == 0 && f.Time.Sub(a.lastMotion) > 2*time.Second) {
-		a.expire(f.Time)
-		return
-	}
-	dets, err := a.det.Detect(f)
 	if err != nil {
 		a.log.Warn("detector failed on a frame", "err", err)
 		return
 	}
-	tracks, alerts := a.track.Update(f.Time, dets)
-	for _, al := range alerts {
+	for _, al := range res.Alerts {
 		a.start(f, al)
 	}
-	for _, t := range tracks {
+	for _, t := range res.Tracks {
 		if ev := a.active[t.ID]; ev != nil {
 			ev.seen, ev.track = f.Time, t
 			ev.path = append(ev.path, seal.TrackPoint{T: f.Time.UTC(), X0: t.Box.X0, Y0: t.Box.Y0, X1: t.Box.X1, Y1: t.Box.Y1})
