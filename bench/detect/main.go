@@ -44,7 +44,6 @@ func main() {
 
 // stats are one camera's measurements.
 type stats struct {
-	mu        sync.Mutex
 	frames    int
 	analysed  int
 	infer     []time.Duration
