@@ -134,7 +134,7 @@ func TestTOTPAddInteractive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := cliEnv{EnvHome: filepath.Join(dir, "home"), EnvServer: srvURL, EnvPassword: "correct horse battery staple", "TZ": "UTC"}
+	env := userEnv(filepath.Join(dir, "home"), srvURL)
 	mustCLI(t, env, "signup", "--email", "owner@example.com")
 
 	var out, errb testutil.SyncBuffer

@@ -214,7 +214,7 @@ func TestAuditFork(t *testing.T) {
 	ps := httptest.NewServer(proxy)
 	t.Cleanup(ps.Close)
 
-	env := cliEnv{EnvHome: filepath.Join(dir, "home"), EnvServer: ps.URL, EnvPassword: "correct horse battery staple", "TZ": "UTC"}
+	env := userEnv(filepath.Join(dir, "home"), ps.URL)
 	mustCLI(t, env, "signup", "--email", "owner@example.com")
 	mustCLI(t, env, "audit", "verify")
 

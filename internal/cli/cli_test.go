@@ -30,6 +30,12 @@ func TestMain(m *testing.M) {
 	})
 }
 
+// userEnv is the environment of a CLI device keeping its state in home,
+// signing in to server with the test accounts' password.
+func userEnv(home, server string) cliEnv {
+	return cliEnv{EnvHome: home, EnvServer: server, EnvPassword: "correct horse battery staple", "TZ": "UTC"}
+}
+
 // startServer starts an in-process porchlightd on a free loopback port and
 // returns its URL; it stops when the function passed to cleanup runs.
 func startServer(dir string, cleanup func(func())) (string, error) {

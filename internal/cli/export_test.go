@@ -27,7 +27,7 @@ func TestRecordingsAndExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := cliEnv{EnvHome: filepath.Join(dir, "home"), EnvServer: server, EnvPassword: "correct horse battery staple", "TZ": "UTC"}
+	env := userEnv(filepath.Join(dir, "home"), server)
 	mustCLI(t, env, "signup", "--email", "owner@example.com")
 	hub, claimOut := claimTestHub(t, env, server)
 	if !strings.Contains(claimOut, "porchlight-hub --server "+server+" --claim ") {
@@ -235,7 +235,7 @@ func TestHubClaimConfirmation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := cliEnv{EnvHome: filepath.Join(dir, "home"), EnvServer: server, EnvPassword: "correct horse battery staple", "TZ": "UTC"}
+	env := userEnv(filepath.Join(dir, "home"), server)
 	mustCLI(t, env, "signup", "--email", "owner@example.com")
 
 	c := startClaim(t, env, "n\n")

@@ -52,7 +52,7 @@ func newGrantEnv(t *testing.T, withFactor bool) *grantEnv {
 	if e.server, err = startServerClock(e.dir, t.Cleanup, e.clk.now); err != nil {
 		t.Fatal(err)
 	}
-	e.owner = cliEnv{EnvHome: filepath.Join(dir, "owner"), EnvServer: e.server, EnvPassword: "correct horse battery staple", "TZ": "UTC"}
+	e.owner = userEnv(filepath.Join(dir, "owner"), e.server)
 	e.support = cliEnv{EnvHome: filepath.Join(dir, "support"), EnvServer: e.server, EnvPassword: staffTestPassword, "TZ": "UTC"}
 	mustCLI(t, e.owner, "signup", "--email", "owner@example.com")
 	if withFactor {

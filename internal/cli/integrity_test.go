@@ -45,7 +45,7 @@ func TestForgedRosterRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := cliEnv{EnvHome: filepath.Join(dir, "home"), EnvServer: server, EnvPassword: "correct horse battery staple", "TZ": "UTC"}
+	env := userEnv(filepath.Join(dir, "home"), server)
 	mustCLI(t, env, "signup", "--email", "owner@example.com")
 	hub, _ := claimTestHub(t, env, server)
 	hub.addCamera("front door")
@@ -115,7 +115,7 @@ func TestCrossHouseholdExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	envA := cliEnv{EnvHome: filepath.Join(dir, "a"), EnvServer: server, EnvPassword: "correct horse battery staple", "TZ": "UTC"}
+	envA := userEnv(filepath.Join(dir, "a"), server)
 	envB := cliEnv{EnvHome: filepath.Join(dir, "b"), EnvServer: server, EnvPassword: "another horse battery staple", "TZ": "UTC"}
 	mustCLI(t, envA, "signup", "--email", "a@example.com")
 	mustCLI(t, envB, "signup", "--email", "b@example.com")

@@ -22,7 +22,7 @@ func TestDeviceApproveSharesKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	owner := cliEnv{EnvHome: filepath.Join(dir, "home"), EnvServer: server, EnvPassword: "correct horse battery staple", "TZ": "UTC"}
+	owner := userEnv(filepath.Join(dir, "home"), server)
 	mustCLI(t, owner, "signup", "--email", "owner@example.com")
 	hub, _ := claimTestHub(t, owner, server)
 	cam := hub.addCamera("front door")
@@ -35,7 +35,7 @@ func TestDeviceApproveSharesKeys(t *testing.T) {
 	}
 	hub.upload(ep, clips)
 
-	laptop := cliEnv{EnvHome: filepath.Join(dir, "laptop"), EnvServer: server, EnvPassword: "correct horse battery staple", "TZ": "UTC"}
+	laptop := userEnv(filepath.Join(dir, "laptop"), server)
 	mustCLI(t, laptop, "login", "--email", "owner@example.com", "--device-name", "laptop")
 	if r := runCLI(t, laptop, "", "recordings", "--camera", "front door", "--from", "-1h"); r.code == 0 {
 		t.Fatalf("an unapproved device listed recordings:\n%s", r.stdout)

@@ -31,7 +31,7 @@ func TestShredding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := cliEnv{EnvHome: filepath.Join(dir, "home"), EnvServer: server, EnvPassword: "correct horse battery staple", "TZ": "UTC"}
+	env := userEnv(filepath.Join(dir, "home"), server)
 	mustCLI(t, env, "signup", "--email", "owner@example.com")
 	hub, _ := claimTestHub(t, env, server)
 	cam := hub.addCamera("front door")
@@ -236,7 +236,7 @@ func TestCamerasRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := cliEnv{EnvHome: filepath.Join(dir, "home"), EnvServer: server, EnvPassword: "correct horse battery staple", "TZ": "UTC"}
+	env := userEnv(filepath.Join(dir, "home"), server)
 	mustCLI(t, env, "signup", "--email", "owner@example.com")
 	hub, _ := claimTestHub(t, env, server)
 	cam := hub.addCamera("garage")
