@@ -124,6 +124,7 @@ type Track struct {
 	Score float32      // the best detection score of Class
 	Box   detect.Box   // the latest box
 	Path  []detect.Box // boxes oldest first, capped at Config.MaxPath
+	Times []time.Time  // when each box of Path was seen
 	First time.Time    // first detection
 	Last  time.Time    // latest detection
 	// Moving is true once the track has moved; it stays true.
@@ -395,6 +396,7 @@ func (s *state) moved(now time.Time, cfg Config) bool {
 func (s *state) snapshot() Track {
 	tr := s.Track
 	tr.Path = slices.Clone(s.Path)
+	tr.Times = slices.Clone(s.times)
 	return tr
 }
 
