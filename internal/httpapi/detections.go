@@ -26,23 +26,7 @@ const (
 // (owner or in-scope member): the camera's event objects whose coarse time
 // is in [from - 1m, to + 1m], ordered by time then id.
 func (s *Server) cameraEvents(w http.ResponseWriter, r *http.Request, c *caller) error {
-	cam, err := s.viewCamera(r, c)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	from, err := queryTime(q, "from")
-	if err != nil {
-		return err
-	}
-	to, err := queryTime(q, "to")
-	if err != nil {
-		return err
-	}
-	if to.Before(from) {
-		return errInvalid("to is before from")
-	}
-	return s.writeObjects(w, r, cam.ID, api.ObjectEvent, from.Add(-time.Minute), to.Add(time.Minute), MaxEventList, MaxEventSize)
+	return s.listCamera(w, r, c, api.ObjectEvent, MaxEventList, MaxEventSize)
 }
 
 // notifyCameraEvent tells everyone who may view the camera that a new

@@ -428,6 +428,13 @@ func queryTime(q url.Values, name string) (time.Time, error) {
 }
 
 func (s *Server) manifests(w http.ResponseWriter, r *http.Request, c *caller) error {
+	return s.listCamera(w, r, c, api.ObjectManifest, MaxManifestList, MaxManifestSize)
+}
+
+// listCamera answers GET /v1/cameras/{id}/{manifests,events}?from=&to=
+// [&include=data] for the owner or an in-scope member: the camera's
+// objects of kind whose coarse (minute) time is in [from − 1m, to + 1m].
+func (s *Server) listCamera(w http.ResponseWriter, r *http.Request, c *caller, kind string, maxList int, maxData int64) error {
 	cam, err := s.viewCamera(r, c)
 	if err != nil {
 		return err
@@ -444,7 +451,7 @@ func (s *Server) manifests(w http.ResponseWriter, r *http.Request, c *caller) er
 	if to.Before(from) {
 		return errInvalid("to is before from")
 	}
-	return s.writeManifests(w, r, cam.ID, from.Add(-time.Minute), to.Add(time.Minute))
+	return s.writeObjects(w, r, cam.ID, kind, from.Add(-time.Minute), to.Add(time.Minute), maxList, maxData)
 }
 
 // writeManifests answers a manifest listing of camera with from <=
