@@ -36,6 +36,20 @@ func userEnv(home, server string) cliEnv {
 	return cliEnv{EnvHome: home, EnvServer: server, EnvPassword: "correct horse battery staple", "TZ": "UTC"}
 }
 
+// signedUp starts an in-process porchlightd with its data in data, signs
+// up owner@example.com from a device whose state is in home, and returns
+// that device's environment and the service URL.
+func signedUp(t *testing.T, home, data string) (cliEnv, string) {
+	t.Helper()
+	server, err := startServer(data, t.Cleanup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := userEnv(home, server)
+	mustCLI(t, env, "signup", "--email", "owner@example.com")
+	return env, server
+}
+
 // startServer starts an in-process porchlightd on a free loopback port and
 // returns its URL; it stops when the function passed to cleanup runs.
 func startServer(dir string, cleanup func(func())) (string, error) {

@@ -26,12 +26,7 @@ import (
 func TestEvents(t *testing.T) {
 	segs := testSegments(t)[:6]
 	dir := t.TempDir()
-	server, err := startServer(filepath.Join(dir, "service"), t.Cleanup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := userEnv(filepath.Join(dir, "home"), server)
-	mustCLI(t, env, "signup", "--email", "owner@example.com")
+	env, server := signedUp(t, filepath.Join(dir, "home"), filepath.Join(dir, "service"))
 	hub, _ := claimTestHub(t, env, server)
 	cam := hub.addCamera("front door")
 	garden := hub.addCamera("garden")

@@ -23,12 +23,7 @@ import (
 func TestRecordingsAndExport(t *testing.T) {
 	segs := testSegments(t)[:6]
 	dir := t.TempDir()
-	server, err := startServer(filepath.Join(dir, "service"), t.Cleanup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := userEnv(filepath.Join(dir, "home"), server)
-	mustCLI(t, env, "signup", "--email", "owner@example.com")
+	env, server := signedUp(t, filepath.Join(dir, "home"), filepath.Join(dir, "service"))
 	hub, claimOut := claimTestHub(t, env, server)
 	if !strings.Contains(claimOut, "porchlight-hub --server "+server+" --claim ") {
 		t.Errorf("hub claim does not show the hub's command line:\n%s", claimOut)
@@ -231,12 +226,7 @@ func probeFrames(t *testing.T, file string) int {
 // roster: "no" adds nothing, "yes" adds the hub.
 func TestHubClaimConfirmation(t *testing.T) {
 	dir := t.TempDir()
-	server, err := startServer(filepath.Join(dir, "service"), t.Cleanup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := userEnv(filepath.Join(dir, "home"), server)
-	mustCLI(t, env, "signup", "--email", "owner@example.com")
+	env, server := signedUp(t, filepath.Join(dir, "home"), filepath.Join(dir, "service"))
 
 	c := startClaim(t, env, "n\n")
 	presentTestHub(t, server, c.code)

@@ -18,12 +18,7 @@ import (
 // its session ends.
 func TestDeviceApproveSharesKeys(t *testing.T) {
 	dir := t.TempDir()
-	server, err := startServer(filepath.Join(dir, "service"), t.Cleanup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner := userEnv(filepath.Join(dir, "home"), server)
-	mustCLI(t, owner, "signup", "--email", "owner@example.com")
+	owner, server := signedUp(t, filepath.Join(dir, "home"), filepath.Join(dir, "service"))
 	hub, _ := claimTestHub(t, owner, server)
 	cam := hub.addCamera("front door")
 	ep := hub.newEpoch(cam)

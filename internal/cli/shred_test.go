@@ -232,12 +232,7 @@ func assertExport(t *testing.T, env cliEnv, camera, out, from, to string, segs [
 func TestCamerasRemove(t *testing.T) {
 	segs := testSegments(t)[:1]
 	dir := t.TempDir()
-	server, err := startServer(filepath.Join(dir, "service"), t.Cleanup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := userEnv(filepath.Join(dir, "home"), server)
-	mustCLI(t, env, "signup", "--email", "owner@example.com")
+	env, server := signedUp(t, filepath.Join(dir, "home"), filepath.Join(dir, "service"))
 	hub, _ := claimTestHub(t, env, server)
 	cam := hub.addCamera("garage")
 	ep := hub.newEpoch(cam)
