@@ -218,17 +218,12 @@ func (s *Server) confirmClaim(w http.ResponseWriter, r *http.Request, c *caller)
 		return errConflict("hub_id is not the hub that presented itself on this code")
 	}
 	// The latest roster must already list this very hub (same keys).
-	vs, err := s.Store.RosterVersions(r.Context(), c.household)
+	latest, err := s.currentRoster(r.Context(), c.household)
 	if err != nil {
 		return err
 	}
-	chain := make([][]byte, 0, len(vs))
-	for _, v := range vs {
-		chain = append(chain, v.Signed)
-	}
-	latest, err := seal.VerifyRosterChain(chain, nil)
-	if err != nil {
-		return err
+	if latest == nil {
+		return errConflict("the household has no roster yet: append a roster version with the hub first, then confirm")
 	}
 	e := latest.Entry(cl.HubID)
 	if e == nil || e.Kind != seal.KindHub || !bytes.Equal(e.Sign, cl.HubSign) || e.KEM != cl.HubKEM {

@@ -70,16 +70,37 @@ func (s *Server) apiGrant(ctx context.Context, g store.Grant) api.Grant {
 
 // currentRoster verifies and returns a household's latest roster (nil if
 // it has none yet).
+//
+// The chain is always read from the store. Its verification (an Ed25519
+// check per version) is remembered by the hash of the latest version: each
+// version's prev hash commits to everything before it, so the same latest
+// hash means the same chain. This matters because every audit entry seals
+// to the roster's owner devices, and a member's export logs each segment.
 func (s *Server) currentRoster(ctx context.Context, household string) (*seal.Roster, error) {
 	versions, err := s.Store.RosterVersions(ctx, household)
 	if err != nil || len(versions) == 0 {
 		return nil, err
 	}
+	latest := seal.RosterHash(versions[len(versions)-1].Signed)
+	if m, ok := s.verifiedRosters.Load(household); ok && m.(verifiedRoster).hash == latest {
+		return m.(verifiedRoster).roster, nil
+	}
 	chain := make([][]byte, len(versions))
 	for i, v := range versions {
 		chain[i] = v.Signed
 	}
-	return seal.VerifyRosterChain(chain, nil)
+	ro, err := seal.VerifyRosterChain(chain, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.verifiedRosters.Store(household, verifiedRoster{hash: latest, roster: ro})
+	return ro, nil
+}
+
+// verifiedRoster is a household's roster chain as last verified.
+type verifiedRoster struct {
+	hash   string // seal.RosterHash of the latest version
+	roster *seal.Roster
 }
 
 func checkText(name, v string, required bool) error {

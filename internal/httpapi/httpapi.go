@@ -112,6 +112,10 @@ type Server struct {
 	throttleLocks keyedMutex
 	streams       streams
 	auditWG       sync.WaitGroup // background audit records in flight
+	// verifiedRosters maps a household id to its verifiedRoster
+	// (currentRoster); entries are replaced, never trusted without the
+	// store's latest hash.
+	verifiedRosters sync.Map
 }
 
 func (s *Server) init() {

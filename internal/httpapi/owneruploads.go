@@ -52,16 +52,12 @@ func (s *Server) ownerUploader(r *http.Request, c *caller) uploader {
 // rosterOwners returns the owner devices of a household's verified
 // latest roster as trusted signers.
 func (s *Server) rosterOwners(ctx context.Context, household string) (seal.Signers, error) {
-	ro, err := s.rosterOf(ctx, household)
-	if err != nil {
-		return nil, err
-	}
-	if len(ro.Versions) == 0 {
-		return nil, errConflict("the household has no roster yet")
-	}
-	latest, err := seal.VerifyRosterChain(ro.Versions, nil)
+	latest, err := s.currentRoster(ctx, household)
 	if err != nil {
 		return nil, fmt.Errorf("verify the stored roster: %w", err)
+	}
+	if latest == nil {
+		return nil, errConflict("the household has no roster yet")
 	}
 	owners := map[string]ed25519.PublicKey{}
 	for _, e := range latest.Owners() {
