@@ -71,8 +71,7 @@ type analyzer struct {
 	frames chan *frame.Frame
 
 	// Owned by run.
-	active  map[int]*liveEvent // track id → its event
-	dropped int
+	active map[int]*liveEvent // track id → its event
 }
 
 // liveEvent is an object event in progress.
@@ -108,12 +107,11 @@ func newAnalyzer(ctx context.Context, r *recorder, det *sharedDetector, codec st
 }
 
 // offer hands a decoded frame to the analysis goroutine, dropping it when
-// analysis is busy.
+// analysis is busy (the decoder counts what it drops upstream).
 func (a *analyzer) offer(f *frame.Frame) {
 	select {
 	case a.frames <- f:
 	default:
-		a.dropped++
 	}
 }
 
