@@ -146,7 +146,7 @@ func camera(det *detect.Detector, aus [][][]byte, s *stats) {
 				// (camera time = wall time of its access unit). For an
 				// object walking in, that is its first sighting; for one
 				// that stood first, when it set off.
-				s.latencies = append(s.latencies, time.Since(onset(a.Track)))
+				s.latencies = append(s.latencies, time.Since(a.Track.Onset()))
 			}
 		}
 	}()
@@ -181,29 +181,4 @@ func pct(ds []time.Duration, p int) string {
 	ds = slices.Clone(ds)
 	slices.Sort(ds)
 	return ds[(len(ds)-1)*p/100].Round(100 * time.Microsecond).String()
-}
-
-// onset is when a track's object started to move: the time of the first
-// box whose centre is a tenth of the box size away from the first box's.
-func onset(t track.Track) time.Time {
-	if len(t.Path) == 0 || len(t.Times) != len(t.Path) {
-		return t.First
-	}
-	c0x, c0y := (t.Path[0].X0+t.Path[0].X1)/2, (t.Path[0].Y0+t.Path[0].Y1)/2
-	for i, b := range t.Path {
-		size := max(b.X1-b.X0, b.Y1-b.Y0)
-		cx, cy := (b.X0+b.X1)/2, (b.Y0+b.Y1)/2
-		if d := max(abs(cx-c0x), abs(cy-c0y)); size > 0 && d > 0.1*size {
-			// Moving since the sighting before (or since the first).
-			return t.Times[max(i-1, 0)]
-		}
-	}
-	return t.First
-}
-
-func abs(x float32) float32 {
-	if x < 0 {
-		return -x
-	}
-	return x
 }

@@ -260,6 +260,11 @@ type ClipResult struct {
 	Frames, Analysed int
 	Alerts           map[detect.Class]int
 	Took             time.Duration
+	// Delays are, per alert, the camera time from when its object started
+	// to move (track.Track.Onset) to the frame that raised it: the
+	// chain's own share of the alert latency, without decoding or
+	// machine load (bench/detect measures those).
+	Delays []time.Duration
 }
 
 // ClipConfig sets how clips are decoded and analysed.
@@ -323,6 +328,7 @@ func Clip(ctx context.Context, det Detector, path string, cfg ClipConfig) (*Clip
 		}
 		for _, a := range r.Alerts {
 			res.Alerts[a.Track.Class]++
+			res.Delays = append(res.Delays, f.Time.Sub(a.Track.Onset()))
 		}
 	}
 	if err := cmd.Wait(); err != nil && ctx.Err() == nil {
@@ -359,6 +365,12 @@ func FormatImages(w io.Writer, r *ImageResult) {
 
 // FormatClip writes one clip's line.
 func FormatClip(w io.Writer, name string, r *ClipResult) {
-	fmt.Fprintf(w, "%-10s %6d frames, %6d analysed: alerts person %s, animal %s, vehicle %s\n", name, r.Frames, r.Analysed,
+	fmt.Fprintf(w, "%-10s %6d frames, %6d analysed: alerts person %s, animal %s, vehicle %s", name, r.Frames, r.Analysed,
 		strconv.Itoa(r.Alerts[detect.Person]), strconv.Itoa(r.Alerts[detect.Animal]), strconv.Itoa(r.Alerts[detect.Vehicle]))
+	if len(r.Delays) > 0 {
+		d := slices.Clone(r.Delays)
+		slices.Sort(d)
+		fmt.Fprintf(w, "; onset → alert (camera time) p50 %v, p95 %v", d[len(d)/2], d[(len(d)-1)*95/100])
+	}
+	fmt.Fprintln(w)
 }

@@ -135,6 +135,33 @@ type Track struct {
 	Zone string
 }
 
+// Onset is when the track's object started to move: the sighting before
+// the first box whose centre is a tenth of the box's larger side away from
+// the first box's centre. For an object walking in that is its first
+// sighting; for one that stood first, when it set off. Benchmarks measure
+// alert latency from it.
+func (t Track) Onset() time.Time {
+	if len(t.Path) == 0 || len(t.Times) != len(t.Path) {
+		return t.First
+	}
+	c0x, c0y := (t.Path[0].X0+t.Path[0].X1)/2, (t.Path[0].Y0+t.Path[0].Y1)/2
+	for i, b := range t.Path {
+		size := max(b.X1-b.X0, b.Y1-b.Y0)
+		cx, cy := (b.X0+b.X1)/2, (b.Y0+b.Y1)/2
+		if d := max(abs32(cx-c0x), abs32(cy-c0y)); size > 0 && d > 0.1*size {
+			return t.Times[max(i-1, 0)]
+		}
+	}
+	return t.First
+}
+
+func abs32(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
 // Alert is raised once per track, the first time it is a moving object of
 // an alerting class inside a zone where that class alerts.
 type Alert struct {
