@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"syscall"
@@ -31,13 +32,25 @@ import (
 	"github.com/porchlight/porchlight/internal/track"
 )
 
+var threadsFlag *int
+
 func main() {
 	cams := flag.Int("cameras", 2, "simulated cameras")
 	seconds := flag.Int("seconds", 40, "seconds of video per camera")
+	threadsFlag = flag.Int("threads", 0, "inference threads (0: the detector's default)")
 	src := flag.String("clip", "/usr/share/doc/opencv-doc/examples/data/vtest.avi", "source clip")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the Go side here")
 	flag.Parse()
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	if err := run(*cams, *seconds, *src); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/detect:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -79,7 +92,7 @@ func run(cams, seconds int, src string) error {
 		}
 		aus = append(aus, au)
 	}
-	det, err := detect.Open(detect.Config{})
+	det, err := detect.Open(detect.Config{Threads: *threadsFlag})
 	if err != nil {
 		return err
 	}
