@@ -39,6 +39,9 @@ func New(det Detector, m motion.Config, t track.Config) *Chain {
 	return &Chain{motion: motion.New(m), track: track.New(t), det: det}
 }
 
+// SetZones replaces the tracker's alerting zones.
+func (c *Chain) SetZones(z []track.Zone) { c.track.SetZones(z) }
+
 // Result is what one frame gave.
 type Result struct {
 	Motion   motion.Result

@@ -436,6 +436,17 @@ type CameraUpdate struct {
 	RetentionDays *int `json:"retention_days,omitempty"`
 }
 
+// CameraSettings is a camera's settings (seal.CameraSettings: zones),
+// signed by an owner device and sealed to the camera's hub and the owner
+// devices: PUT and GET /v1/cameras/{id}/settings (owner), GET
+// /v1/hub/cameras/{id}/settings (its hub). The service stores Sealed
+// without being able to read it; it only refuses a Version that is not
+// newer than the stored one (409), so an old copy cannot be put back.
+type CameraSettings struct {
+	Version uint64 `json:"version"`
+	Sealed  []byte `json:"sealed"`
+}
+
 // EpochPut is PUT /v1/hub/epochs/{id} (hub): a new epoch of a camera, its
 // hub-signed announcement (seal.EpochAnnouncement) and the wraps of its key,
 // one per roster device in scope. Idempotent; a later call adds wraps.

@@ -127,6 +127,7 @@ func commands() []command {
 		{"hub claim", "add a hub to your household (shows a code and a fingerprint to compare)", cmdHubClaim},
 		{"cameras", "list your cameras", cmdCameras},
 		{"cameras retention", "set how many days a camera's recordings are kept", cmdCamerasRetention},
+		{"cameras zones", "show or set where a camera alerts (signed by this device)", cmdCamerasZones},
 		{"cameras remove", "remove a camera with every recording and key of it (--shred)", cmdCamerasRemove},
 		{"recordings", "show the time ranges recorded by a camera, and the gaps", cmdRecordings},
 		{"export", "verify, decrypt and export a camera's recordings as one MP4", cmdExport},

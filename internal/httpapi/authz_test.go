@@ -96,6 +96,9 @@ type routePolicy struct {
 	upload bool
 	// ageDescriptor: the body is a HubCamera with an age file descriptor.
 	ageDescriptor bool
+	// ageSettings: the body is CameraSettings with an age file and a
+	// version newer than any before.
+	ageSettings bool
 	// cameraBody: the body is an EpochPut naming the target household's
 	// camera 1 (and no announcement).
 	cameraBody bool
@@ -158,6 +161,8 @@ var routePolicies = map[string]routePolicy{
 	"POST /v1/claims/{code}/confirm":          {policy: household, target: (*world).claimPath, ownerOnly: true, body: map[string]any{"hub_id": "nosuchhub"}},
 	"GET /v1/cameras":                         {policy: household},
 	"PATCH /v1/cameras/{id}":                  {policy: household, target: (*world).cameraPath, body: map[string]any{"retention_days": 3}},
+	"PUT /v1/cameras/{id}/settings":           {policy: household, target: (*world).cameraPath, ageSettings: true},
+	"GET /v1/cameras/{id}/settings":           {policy: household, target: (*world).cameraPath, may404: true},
 	"DELETE /v1/cameras/{id}":                 {policy: household, target: (*world).cameraPath},
 	"POST /v1/cameras/{id}/delete":            {policy: household, target: (*world).cameraPath, body: map[string]any{}},
 	"GET /v1/cameras/{id}/epochs":             {policy: householdRead, target: (*world).cameraPath},
@@ -177,10 +182,11 @@ var routePolicies = map[string]routePolicy{
 	"POST /v1/members/remove":                 {policy: household, body: map[string]any{"email": "nobody@example.com"}, may404: true},
 	"GET /v1/shared":                          {policy: household},
 
-	"GET /v1/hub/roster":       {policy: hubOnly},
-	"PUT /v1/hub/cameras/{id}": {policy: hubOnly, target: (*world).hubCameraPath, ageDescriptor: true},
-	"PUT /v1/hub/epochs/{id}":  {policy: hubOnly, target: (*world).hubEpochPath, noOther: true, body: map[string]any{}},
-	"PUT /v1/hub/objects/{id}": {policy: hubOnly, target: (*world).hubObjectPath, upload: true},
+	"GET /v1/hub/roster":                {policy: hubOnly},
+	"PUT /v1/hub/cameras/{id}":          {policy: hubOnly, target: (*world).hubCameraPath, ageDescriptor: true},
+	"GET /v1/hub/cameras/{id}/settings": {policy: hubOnly, target: (*world).hubCameraPath, may404: true},
+	"PUT /v1/hub/epochs/{id}":           {policy: hubOnly, target: (*world).hubEpochPath, noOther: true, body: map[string]any{}},
+	"PUT /v1/hub/objects/{id}":          {policy: hubOnly, target: (*world).hubObjectPath, upload: true},
 }
 
 // world is two households with their hubs, cameras, epochs, objects and
@@ -597,6 +603,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 				body := p.body
 				if p.ageDescriptor {
 					body = api.HubCamera{Descriptor: w.ageFile}
+				}
+				if p.ageSettings {
+					body = api.CameraSettings{Version: uint64(time.Now().UnixNano()), Sealed: w.ageFile}
 				}
 				if p.cameraBody {
 					body = api.EpochPut{CameraID: w.cam1[a.letter(own)]}

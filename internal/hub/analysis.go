@@ -71,7 +71,8 @@ type analyzer struct {
 	frames chan *frame.Frame
 
 	// Owned by run.
-	active map[int]*liveEvent // track id → its event
+	active   map[int]*liveEvent // track id → its event
+	settings *ownerSettings     // the owner's settings in force (nil: configured)
 }
 
 // liveEvent is an object event in progress.
@@ -93,7 +94,7 @@ func newAnalyzer(ctx context.Context, r *recorder, det *sharedDetector, codec st
 	}
 	a := &analyzer{
 		r: r, log: r.log,
-		chain:  analysis.New(d, motion.Config{Mask: r.cam.motionMask()}, track.Config{Zones: r.cam.zones(), Rules: r.cam.rules()}),
+		chain:  analysis.New(d, motion.Config{Mask: r.cam.motionMask()}, track.Config{Zones: r.zones(), Rules: r.cam.rules()}),
 		frames: make(chan *frame.Frame, 2),
 		active: map[int]*liveEvent{},
 	}
@@ -129,6 +130,10 @@ func (a *analyzer) run(ctx context.Context) {
 
 // frame analyses one frame.
 func (a *analyzer) frame(f *frame.Frame) {
+	if s := a.r.settings.Load(); s != a.settings {
+		a.settings = s
+		a.chain.SetZones(a.r.zones())
+	}
 	res, err := a.chain.Frame(f)
 	if res.Motion.Moving {
 		a.r.activate(f.Time)

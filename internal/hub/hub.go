@@ -276,6 +276,9 @@ func (h *Hub) run(ctx context.Context, svc service) {
 	var bg sync.WaitGroup
 	bg.Go(func() { h.uploadLoop(upCtx, svc) })
 	bg.Go(func() { h.rosterLoop(ctx, svc) })
+	if ss, ok := svc.(settingsSource); ok {
+		bg.Go(func() { h.settingsLoop(ctx, ss) })
+	}
 	bg.Go(func() {
 		t := time.NewTicker(5 * time.Second)
 		defer t.Stop()

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"filippo.io/age"
@@ -55,6 +56,9 @@ type recorder struct {
 	ring                    []segment.Segment // held for pre-roll
 	skipped                 int64             // segments not recorded (no activity)
 
+	// settings are the owner's (settings.go); nil: the configured zones
+	settings atomic.Pointer[ownerSettings]
+
 	// analysis, owned by the camera source's goroutine (onAccessUnit)
 	an       *analyzer
 	anCodec  string
@@ -98,6 +102,7 @@ func newRecorder(h *Hub, cam Camera, cs *camState) (*recorder, error) {
 		e := *cs.Epoch
 		r.epoch, r.recipient = &e, rec
 	}
+	r.loadSettings(cs.Settings)
 	return r, nil
 }
 

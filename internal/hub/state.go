@@ -64,6 +64,10 @@ type camState struct {
 	// Batch is the open batch: segments queued but not yet listed by a
 	// queued manifest. A crash leaves it here; the next start closes it.
 	Batch *batchState `json:"batch,omitempty"`
+	// Settings are the owner's sealed settings applied last (settings.go),
+	// at SettingsVersion; re-verified at start.
+	Settings        []byte `json:"settings,omitempty"`
+	SettingsVersion uint64 `json:"settings_version,omitempty"`
 }
 
 // epochState is the public half of an epoch: enough to seal to it, not to

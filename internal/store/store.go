@@ -336,6 +336,14 @@ type Store interface {
 	// HouseholdUsage is the sum of the sizes of a household's objects.
 	HouseholdUsage(ctx context.Context, household string) (int64, error)
 
+	// PutCameraSettings stores a camera's sealed settings at version, which
+	// must be newer than the stored one (ErrConflict otherwise).
+	// ErrNotFound if the camera does not exist.
+	PutCameraSettings(ctx context.Context, camera string, version uint64, sealed []byte) error
+	// CameraSettings returns a camera's sealed settings and their version.
+	// ErrNotFound if the camera does not exist or has none.
+	CameraSettings(ctx context.Context, camera string) (version uint64, sealed []byte, err error)
+
 	// CreateSession stores a new session. ErrConflict on a duplicate id or
 	// token hash.
 	CreateSession(ctx context.Context, s Session) error

@@ -197,6 +197,10 @@ func New(cfg Config) *Tracker {
 	return &Tracker{cfg: cfg.withDefaults(), nextID: 1}
 }
 
+// SetZones replaces the zones (an owner changed them); tracks keep going
+// and take their zone from the new set at the next update.
+func (t *Tracker) SetZones(z []Zone) { t.cfg.Zones = z }
+
 // Update feeds the detections of one frame taken at now (frames must come in
 // time order) and returns the live tracks, ordered by ID, and the alerts
 // raised by this frame. Call it with no detections to age tracks out when the

@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuditRefs", testAuditRefs},
 		{"StaffOrg", testStaffOrg},
 		{"Quota", testQuota},
+		{"CameraSettings", testCameraSettings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
