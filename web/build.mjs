@@ -19,6 +19,11 @@ function walk(dir) {
 if (tests) {
   rmSync('dist-test', { recursive: true, force: true });
   const entries = walk('src').filter((p) => p.endsWith('.test.ts'));
+  mkdirSync('dist-test');
+  if (entries.length === 0) {
+    console.error('web: no src/**/*.test.ts files');
+    process.exit(1);
+  }
   await esbuild.build({
     entryPoints: entries, outdir: 'dist-test', bundle: true, platform: 'node', format: 'esm',
     outExtension: { '.js': '.mjs' }, target: 'node20', logLevel: 'warning', sourcemap: 'inline',
@@ -29,20 +34,27 @@ if (tests) {
 const sri = (b) => 'sha384-' + createHash('sha384').update(b).digest('base64');
 const short = (b) => createHash('sha256').update(b).digest('hex').slice(0, 16);
 
-rmSync('dist', { recursive: true, force: true });
-mkdirSync('dist');
-writeFileSync('dist/.keep', '');
-const common = { bundle: true, minify: true, format: 'esm', target: 'es2022', write: false, logLevel: 'warning', legalComments: 'none' };
-const app = (await esbuild.build({ ...common, entryPoints: ['src/main.ts'], outfile: 'app.js' })).outputFiles[0].contents;
+const common = { bundle: true, minify: true, format: 'esm', target: 'es2022', write: false, logLevel: 'silent', legalComments: 'none' };
+// Everything is built in memory first: a failed build leaves the previous
+// dist/ as it was instead of an empty one.
+async function bundle(opts) {
+  try {
+    return (await esbuild.build({ ...common, ...opts })).outputFiles[0].contents;
+  } catch (e) {
+    for (const m of e.errors ?? []) {
+      const at = m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ` : '';
+      console.error(`web: ${at}${m.text}`);
+    }
+    if (!e.errors) console.error(`web: ${e.message}`);
+    console.error(`web: building ${opts.entryPoints[0]} failed: fix the errors above and run make build again`);
+    process.exit(1);
+  }
+}
+const app = await bundle({ entryPoints: ['src/main.ts'], outfile: 'app.js' });
 const css = existsSync('src/app.css') ? readFileSync('src/app.css') : Buffer.from('');
+const sw = existsSync('src/sw.ts') ? await bundle({ format: 'iife', entryPoints: ['src/sw.ts'], outfile: 'sw.js' }) : null;
 const appName = `app.${short(app)}.js`;
 const cssName = `app.${short(css)}.css`;
-writeFileSync(join('dist', appName), app);
-writeFileSync(join('dist', cssName), css);
-if (existsSync('src/sw.ts')) {
-  const sw = (await esbuild.build({ ...common, format: 'iife', entryPoints: ['src/sw.ts'], outfile: 'sw.js' })).outputFiles[0].contents;
-  writeFileSync('dist/sw.js', sw);
-}
 const html = `<!doctype html>
 <html lang="en">
 <head>
@@ -55,6 +67,12 @@ const html = `<!doctype html>
 <body><div id="app"><noscript>Porchlight needs JavaScript: it decrypts your video in this browser.</noscript></div></body>
 </html>
 `;
+rmSync('dist', { recursive: true, force: true });
+mkdirSync('dist');
+writeFileSync('dist/.keep', '');
+writeFileSync(join('dist', appName), app);
+writeFileSync(join('dist', cssName), css);
+if (sw) writeFileSync('dist/sw.js', sw);
 writeFileSync('dist/index.html', html);
 // bundle.json names the files and the hash of the whole client, which
 // porchlightd writes to the audit log at startup.

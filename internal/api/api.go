@@ -187,7 +187,10 @@ type PasskeyLogin struct {
 	Credential  json.RawMessage `json:"credential"`
 	DeviceName  string          `json:"device_name,omitempty"`
 	DeviceToken string          `json:"device_token,omitempty"`
-	Cookie      bool            `json:"cookie,omitempty"`
+	// DeviceID is as in SignupRequest: the session ends when that device
+	// leaves the roster, and live views are encrypted to it.
+	DeviceID string `json:"device_id,omitempty"`
+	Cookie   bool   `json:"cookie,omitempty"`
 }
 
 // PasskeyRegister is POST /v1/me/passkeys/finish.
@@ -591,3 +594,74 @@ type DevicePairOffer struct {
 	KEM       string    `json:"kem"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
+
+// LiveStart is the body of POST /v1/cameras/{id}/live (the owner, or a
+// member with the camera in scope): DeviceID must be the device the
+// caller's session signed in with (a roster key id); the hub encrypts the
+// live view to that device alone.
+type LiveStart struct {
+	DeviceID string `json:"device_id"`
+}
+
+// CodeWrongDevice (403): a live view was asked for a device other than
+// the one the session signed in with (or the session names none). Sign in
+// on that device, sending its device_id.
+const CodeWrongDevice = "wrong_device"
+
+// LiveSession answers POST /v1/cameras/{id}/live (201). Open the WebSocket
+// at URL (GET /v1/live/{id}) with the same session before ExpiresAt; the
+// view then lasts until either side closes it or the session ends.
+type LiveSession struct {
+	ID        string    `json:"id"`
+	Camera    string    `json:"camera"`
+	URL       string    `json:"url"` // "/v1/live/<id>"
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// LiveRequest is one live view waiting for its camera's hub: the hub
+// answers it by opening GET /v1/hub/live/{id} and sending the hello and
+// the sealed fragments for Device.
+type LiveRequest struct {
+	ID      string    `json:"id"`
+	Camera  string    `json:"camera"`
+	Device  string    `json:"device"` // the viewer device's roster key id
+	Created time.Time `json:"created"`
+}
+
+// LiveRequests answers GET /v1/hub/live?wait=25s (hub): the live views
+// waiting for this hub, possibly none.
+type LiveRequests struct {
+	Requests []LiveRequest `json:"requests"`
+}
+
+// LiveStatus is a text message porchlightd itself sends a viewer's
+// WebSocket (GET /v1/live/{id}): {"type":"status","state":…}. Every other
+// message comes unchanged from the hub.
+type LiveStatus struct {
+	Type  string `json:"type"` // LiveStatusType
+	State string `json:"state"`
+}
+
+// Live view status messages.
+const (
+	LiveStatusType    = "status"
+	LiveWaitingForHub = "waiting_for_hub" // the hub has not connected yet
+	LiveStateLive     = "live"            // the hub is connected: its messages follow
+)
+
+// WebSocket close codes of a viewer's live socket (GET /v1/live/{id}),
+// with the close reason porchlightd sends.
+const (
+	LiveClosedSessionEnded   = 4001 // "session_ended": sign in again
+	LiveClosedHubUnreachable = 4002 // "hub_unreachable": the hub did not connect within 10 s
+	LiveClosedCameraOffline  = 4003 // "camera_offline" (then ": " and the hub's reason, if any)
+	LiveClosedTooSlow        = 4004 // "too_slow": the viewer fell more than 2 s behind
+)
+
+// Close reasons of the codes above.
+const (
+	LiveReasonSessionEnded   = "session_ended"
+	LiveReasonHubUnreachable = "hub_unreachable"
+	LiveReasonCameraOffline  = "camera_offline"
+	LiveReasonTooSlow        = "too_slow"
+)

@@ -16,6 +16,7 @@ const (
 	AuditDenial     = "denial"      // a 401 or 403 on the household's resources
 	AuditDeletion   = "deletion"    // deleted recordings, shredded keys, removed cameras
 	AuditStaff      = "staff"       // an operator's action on the household's account
+	AuditClient     = "client"      // the web app bundle porchlightd serves (its hash and files)
 )
 
 // Actor kinds in an audit entry's sealed body.

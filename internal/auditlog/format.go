@@ -67,6 +67,7 @@ type Entry struct {
 var classes = []string{
 	api.AuditAuth, api.AuditDevice, api.AuditHub, api.AuditMember, api.AuditGrant,
 	api.AuditKeyRelease, api.AuditAccess, api.AuditDenial, api.AuditDeletion, api.AuditStaff,
+	api.AuditClient,
 }
 
 // actorKinds is the set of api.Actor* values a body's actor may carry.

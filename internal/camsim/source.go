@@ -128,14 +128,11 @@ func clockFilter(height int) string {
 	if err != nil || !bytes.Contains(out, []byte(" drawtext ")) {
 		return ""
 	}
-	// With -re, frame t is produced at start+t: print start+t as local time.
-	// pts:localtime gives whole seconds; the milliseconds come from t plus
-	// the start's fraction.
-	now := time.Now()
-	start := float64(now.UnixMilli()) / 1000
-	frac := float64(now.UnixMilli()%1000) / 1000
+	// patternFilter makes t the frame's wall clock in Unix seconds (to the
+	// millisecond): print it as local time. pts:localtime gives whole
+	// seconds; the milliseconds come from t.
 	size := max(height/14, 12)
-	text := fmt.Sprintf(`%%{pts\:localtime\:%.3f\:%%H\\\:%%M\\\:%%S}.%%{eif\:mod((t+%.3f)*1000\,1000)\:d\:3}`, start, frac)
+	text := `%{pts\:localtime\:0\:%H\\\:%M\\\:%S}.%{eif\:mod(floor(t*1000+0.5)\,1000)\:d\:3}`
 	return fmt.Sprintf("drawtext=fontfile=%s:fontsize=%d:fontcolor=white:box=1:boxcolor=black@0.7:boxborderw=6:x=(w-tw)/2:y=h-th-2*lh:text='%s'",
 		font, size, text)
 }
@@ -144,13 +141,16 @@ func (m *Main) startPattern(ctx context.Context) (source, error) {
 	w, h, _ := parseSize(m.Size)
 	args := []string{"-hide_banner", "-loglevel", "error", "-nostdin", "-re",
 		"-f", "lavfi", "-i", fmt.Sprintf("%s=size=%dx%d:rate=%d", m.Pattern, w, h, m.FPS)}
-	if f := clockFilter(h); f != "" {
-		args = append(args, "-vf", f)
-	} else {
+	text := clockFilter(h)
+	if text == "" {
 		// testsrc draws its own running timestamp without fonts
-		m.Logger.Warn("camsim: drawtext or DejaVu font unavailable (install fonts-dejavu-core); no wall clock, using testsrc's counter")
+		m.Logger.Warn("camsim: drawtext or DejaVu font unavailable (install fonts-dejavu-core); no readable wall clock, using testsrc's counter")
 		args[len(args)-1] = fmt.Sprintf("testsrc=size=%dx%d:rate=%d", w, h, m.FPS)
 	}
+	if _, _, ok := ClockStrip(w, h); !ok {
+		m.Logger.Warn("camsim: the frame is narrower than 512 pixels: no machine-readable clock strip", "size", m.Size)
+	}
+	args = append(args, "-vf", patternFilter(w, h, m.FPS, text))
 	g := strconv.Itoa(m.GOP)
 	args = append(args, "-pix_fmt", "yuv420p")
 	if m.codec == segment.H265 {

@@ -131,6 +131,7 @@ func commands() []command {
 		{"cameras remove", "remove a camera with every recording and key of it (--shred)", cmdCamerasRemove},
 		{"recordings", "show the time ranges recorded by a camera, and the gaps", cmdRecordings},
 		{"export", "verify, decrypt and export a camera's recordings as one MP4", cmdExport},
+		{"live", "watch a camera live: verify, decrypt and save its video on this device", cmdLive},
 		{"delete", "delete a camera's recordings in a time range (--shred destroys their keys)", cmdDelete},
 		{"rekey", "seal a camera's history again under new keys, so removed devices cannot open it", cmdRekey},
 		{"grants", "list support staff's requests for access to your cameras, and what became of them", cmdGrants},

@@ -48,6 +48,7 @@ type acctEnv struct {
 	limits auth.Limits
 	origin string // Server.PublicOrigin
 	audit  *auditlog.Log
+	push   *httpapi.Push // Server.Push (push_test.go)
 }
 
 type acctOption func(*acctEnv)
@@ -81,7 +82,7 @@ func (e *acctEnv) open() {
 		e.audit = openAudit(e.t, e.dir)
 	}
 	e.srv = &httpapi.Server{
-		Store: st, Blobs: blobs, Now: e.clock.Now, Limits: e.limits, PublicOrigin: e.origin, Audit: e.audit,
+		Store: st, Blobs: blobs, Now: e.clock.Now, Limits: e.limits, PublicOrigin: e.origin, Audit: e.audit, Push: e.push,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	e.ts = httptest.NewServer(e.srv.Handler())
@@ -284,7 +285,7 @@ func (e *acctEnv) loginTOTP(email, password string, secret []byte, name string) 
 // path parameters filled with well-formed ids.
 func (e *acctEnv) userRoutes() [][2]string {
 	open := map[string]bool{
-		"GET /healthz": true, "POST /v1/signup": true, "POST /v1/login": true, "POST /v1/login/mfa": true,
+		"GET /healthz": true, "GET /v1/client": true, "POST /v1/signup": true, "POST /v1/login": true, "POST /v1/login/mfa": true,
 		"POST /v1/login/passkey/begin": true, "POST /v1/login/passkey/finish": true,
 		"POST /v1/hub/claim": true, "POST /v1/hub/claim/poll": true,
 	}

@@ -106,6 +106,7 @@ type routePolicy struct {
 
 var routePolicies = map[string]routePolicy{
 	"GET /healthz":                  {policy: open},
+	"GET /v1/client":                {policy: open},
 	"POST /v1/signup":               {policy: open, body: map[string]any{}},
 	"POST /v1/login":                {policy: open, body: map[string]any{}},
 	"POST /v1/login/mfa":            {policy: open, body: map[string]any{}},
@@ -132,6 +133,12 @@ var routePolicies = map[string]routePolicy{
 	"POST /v1/sessions/revoke-others": {policy: self},
 	"GET /v1/notifications":           {policy: self},
 	"GET /v1/events":                  {policy: self},
+
+	// Web Push (push_test.go): the matrix runs without push set up (404),
+	// and its sessions have no device; a subscription id no one has is 404.
+	"GET /v1/push/vapid":                 {policy: household, may404: true},
+	"PUT /v1/push/subscriptions":         {policy: household, body: map[string]any{}, may404: true},
+	"DELETE /v1/push/subscriptions/{id}": {policy: household, target: func(*world, actor, bool) string { return seal.NewID() }, ownerOnly: true, may404: true},
 
 	"GET /v1/ops/overview": {policy: operatorOnly},
 	"GET /v1/ops/audit":    {policy: operatorOnly},
@@ -182,11 +189,19 @@ var routePolicies = map[string]routePolicy{
 	"POST /v1/members/remove":                 {policy: household, body: map[string]any{"email": "nobody@example.com"}, may404: true},
 	"GET /v1/shared":                          {policy: household},
 
+	// Live view (live_test.go): the matrix's sessions have no device, so
+	// the owner's start is refused 403 wrong_device (not "forbidden"); a
+	// live id no one asked for is 404 to everyone allowed past the role.
+	"POST /v1/cameras/{id}/live": {policy: householdRead, target: (*world).cameraPath, body: map[string]any{"device_id": "abcdefghijklmnopqrst"}},
+	"GET /v1/live/{id}":          {policy: householdRead, target: (*world).livePath, noOther: true, may404: true},
+
 	"GET /v1/hub/roster":                {policy: hubOnly},
 	"PUT /v1/hub/cameras/{id}":          {policy: hubOnly, target: (*world).hubCameraPath, ageDescriptor: true},
 	"GET /v1/hub/cameras/{id}/settings": {policy: hubOnly, target: (*world).hubCameraPath, may404: true},
 	"PUT /v1/hub/epochs/{id}":           {policy: hubOnly, target: (*world).hubEpochPath, noOther: true, body: map[string]any{}},
 	"PUT /v1/hub/objects/{id}":          {policy: hubOnly, target: (*world).hubObjectPath, upload: true},
+	"GET /v1/hub/live":                  {policy: hubOnly},
+	"GET /v1/hub/live/{id}":             {policy: hubOnly, target: (*world).livePath, noOther: true, may404: true},
 }
 
 // world is two households with their hubs, cameras, epochs, objects and

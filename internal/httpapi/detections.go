@@ -34,6 +34,7 @@ func (s *Server) cameraEvents(w http.ResponseWriter, r *http.Request, c *caller)
 // live membership covers the camera. A failure is logged: the object is
 // stored, and clients listing events find it anyway.
 func (s *Server) notifyCameraEvent(ctx context.Context, household, camera, object string, at time.Time) {
+	s.pushCameraEvent(ctx, household, camera, object, at) // in the background (push.go)
 	d := noticeData{CameraID: camera, ObjectID: object, At: at}
 	if owner := s.householdOwner(ctx, household); owner != "" {
 		s.notify(ctx, owner, api.NoticeCameraEvent, d)

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -100,6 +101,13 @@ type Server struct {
 	// that must be logged before they act answer 503 and the rest go
 	// unrecorded: porchlightd always sets it.
 	Audit AuditLog
+	// Web is the browser app's built files (web.FS()), served outside /v1/
+	// (web.go). Without it, / says the app is not built.
+	Web fs.FS
+	// Push sends Web Push notifications of camera events to subscribed
+	// browsers (push.go). Without it the push routes answer 404 and
+	// nothing is pushed.
+	Push *Push
 	// TestHooks are for tests only (see TestHooks); leave them zero.
 	TestHooks TestHooks
 
@@ -111,6 +119,8 @@ type Server struct {
 	rosterNews    rosterNews // wakes hubs waiting for a roster change
 	throttleLocks keyedMutex
 	streams       streams
+	live          liveRelay      // live views of this replica (live.go)
+	web           webApp         // the loaded browser app (web.go)
 	auditWG       sync.WaitGroup // background audit records in flight
 	// verifiedRosters maps a household id to its verifiedRoster
 	// (currentRoster); entries are replaced, never trusted without the
@@ -136,10 +146,14 @@ func (s *Server) init() {
 			s.SessionAbsolute = auth.AbsoluteTimeout
 		}
 		s.uploads = make(chan struct{}, s.MaxUploads)
+		s.loadWeb()
 		s.mux = http.NewServeMux()
 		s.register()
 		// Anything else: a JSON 404, not the mux's plain text.
 		s.mux.Handle("/", s.wrap("/", func(w http.ResponseWriter, r *http.Request) error {
+			if isWebPath(r) {
+				return s.serveWeb(w, r)
+			}
 			if allow := s.allowed(r); allow != "" {
 				w.Header().Set("Allow", allow)
 				return &httpError{http.StatusMethodNotAllowed, "method_not_allowed", r.Method + " is not served here; allowed: " + allow, nil}
@@ -177,6 +191,7 @@ func (s *Server) Routes() []string {
 
 func (s *Server) register() {
 	s.handle("GET /healthz", s.healthz)
+	s.handle("GET /v1/client", s.client)
 
 	// Signing in.
 	s.handle("POST /v1/signup", s.signup)
@@ -204,6 +219,9 @@ func (s *Server) register() {
 	s.handle("POST /v1/sessions/revoke-others", s.user(s.revokeOthers))
 	s.handle("GET /v1/notifications", s.user(s.notifications))
 	s.handle("GET /v1/events", s.user(s.events))
+	s.handle("GET /v1/push/vapid", s.customer(s.pushVAPID))
+	s.handle("PUT /v1/push/subscriptions", s.customer(s.putPushSubscription))
+	s.handle("DELETE /v1/push/subscriptions/{id}", s.customer(s.deletePushSubscription))
 
 	// Staff.
 	s.handle("GET /v1/ops/overview", s.staffOnly(api.RoleOperator, s.opsOverview))
@@ -270,6 +288,13 @@ func (s *Server) register() {
 	s.handle("GET /v1/cameras/{id}/manifests", s.customer(s.manifests))
 	s.handle("GET /v1/cameras/{id}/events", s.customer(s.cameraEvents))
 	s.handle("GET /v1/objects/{id}", s.customer(s.object))
+
+	// Live view (live.go): the viewer asks and opens its socket; the
+	// camera's hub long-polls and opens its own; ciphertext is relayed.
+	s.handle("POST /v1/cameras/{id}/live", s.customer(s.startLive))
+	s.handle("GET /v1/live/{id}", s.customer(s.viewLive))
+	s.handle("GET /v1/hub/live", s.hub(s.hubLiveRequests))
+	s.handle("GET /v1/hub/live/{id}", s.hub(s.hubLive))
 }
 
 // handlerFunc is a handler that reports failure as an error; wrap turns it

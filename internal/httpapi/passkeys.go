@@ -346,6 +346,9 @@ func (s *Server) passkeyLoginFinish(w http.ResponseWriter, r *http.Request) erro
 	if err := decodeJSON(w, r, MaxJSONBody, &in); err != nil {
 		return err
 	}
+	if err := checkDeviceID(in.DeviceID); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	addrKey := auth.AddressKey(auth.ClientAddr(r, s.TrustedProxies))
 	unlock := s.lockKeys(addrKey)
@@ -410,7 +413,7 @@ func (s *Server) passkeyLoginFinish(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	// signIn refuses a disabled account (403 account_disabled).
-	resp, err := s.signIn(w, r, u.account, signInInfo{Method: api.MethodPasskey, DeviceName: in.DeviceName, DeviceToken: in.DeviceToken, Cookie: in.Cookie})
+	resp, err := s.signIn(w, r, u.account, signInInfo{Method: api.MethodPasskey, DeviceName: in.DeviceName, DeviceID: in.DeviceID, DeviceToken: in.DeviceToken, Cookie: in.Cookie})
 	if err != nil {
 		return err
 	}

@@ -130,9 +130,16 @@ func (s *Server) origin(r *http.Request) string {
 }
 
 // sameOrigin reports whether r carries an Origin header equal to the
-// service's origin (scheme and host compared without regard to case).
+// service's origin (scheme and host compared without regard to case), or,
+// without an Origin header, "Sec-Fetch-Site: same-origin": browsers send no
+// Origin on their own same-origin GET and HEAD requests (Fetch standard),
+// but every current one sends Sec-Fetch-Site, which pages cannot set.
 func (s *Server) sameOrigin(r *http.Request) bool {
 	got := r.Header.Values("Origin")
+	if len(got) == 0 && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		site := r.Header.Values("Sec-Fetch-Site")
+		return len(site) == 1 && site[0] == "same-origin"
+	}
 	if len(got) != 1 {
 		return false
 	}

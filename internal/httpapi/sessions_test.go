@@ -495,6 +495,9 @@ func TestCookieSessions(t *testing.T) {
 		status int
 	}{
 		{"no Origin", call{cookie: tok}, http.StatusForbidden},
+		{"no Origin, a browser's own same-origin GET", call{cookie: tok, header: map[string]string{"Sec-Fetch-Site": "same-origin"}}, http.StatusOK},
+		{"no Origin, a cross-site GET", call{cookie: tok, header: map[string]string{"Sec-Fetch-Site": "cross-site"}}, http.StatusForbidden},
+		{"no Origin, a same-site GET", call{cookie: tok, header: map[string]string{"Sec-Fetch-Site": "same-site"}}, http.StatusForbidden},
 		{"another origin", call{cookie: tok, origin: "https://evil.example"}, http.StatusForbidden},
 		{"same host, other scheme", call{cookie: tok, origin: "http://cams.example"}, http.StatusForbidden},
 		{"null origin", call{cookie: tok, origin: "null"}, http.StatusForbidden},
@@ -505,6 +508,10 @@ func TestCookieSessions(t *testing.T) {
 		if st, _ := e.status(tc.c, "GET", "/v1/me", nil); st != tc.status {
 			t.Errorf("%s: %d, want %d", tc.name, st, tc.status)
 		}
+	}
+	// Sec-Fetch-Site stands in for Origin on GET only: a POST must carry Origin.
+	if st, _ := e.status(call{cookie: tok, header: map[string]string{"Sec-Fetch-Site": "same-origin"}}, "POST", "/v1/me/recovery-codes", nil); st != http.StatusForbidden {
+		t.Errorf("a cookie POST without Origin: %d, want 403", st)
 	}
 	// A cookie re-authentication sets the new cookie.
 	var lr api.LoginResponse

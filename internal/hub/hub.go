@@ -20,11 +20,13 @@
 //
 // # Goroutines
 //
-// Per camera: the ingest source (which calls the recorder) and a ticker that
-// closes batches on time. Hub-wide: the uploader, the roster loop and the
-// outbox flusher. Hub.mu guards roster; each recorder has its own mutex;
+// Per camera: the ingest source (which calls the recorder and the camera's
+// live stream) and a ticker that closes batches on time. Hub-wide: the
+// uploader, the roster loop, the outbox flusher and the live-request loop
+// (with one goroutine per live viewer, see live.go). Hub.mu guards roster;
+// each recorder has its own mutex, and so has each camera's live stream;
 // the state store and the outbox have theirs (lock order: recorder, then
-// store or outbox; never two recorders).
+// store or outbox; never two recorders; the live stream's is taken alone).
 package hub
 
 import (
@@ -110,6 +112,7 @@ type Hub struct {
 
 	doorbellAddr string          // the doorbell endpoint's address, "" if off
 	det          *sharedDetector // nil: no object detection
+	live         *liveHub        // nil: the service offers no live view
 
 	done chan struct{}
 	err  error
@@ -190,6 +193,9 @@ func (m Main) Start(ctx context.Context) (*Hub, error) {
 	}
 	if err := h.recoverBatches(); err != nil {
 		return nil, err
+	}
+	if _, ok := svc.(liveService); ok {
+		h.live = newLiveHub(h)
 	}
 	if len(m.Cameras) == 0 {
 		h.log.Warn("no cameras configured: add [[camera]] to the config file or pass --camera NAME=rtsp://…")
@@ -279,6 +285,9 @@ func (h *Hub) run(ctx context.Context, svc service) {
 	if ss, ok := svc.(settingsSource); ok {
 		bg.Go(func() { h.settingsLoop(ctx, ss) })
 	}
+	if ls, ok := svc.(liveService); ok && h.live != nil {
+		bg.Go(func() { h.liveLoop(ctx, ls) })
+	}
 	bg.Go(func() {
 		t := time.NewTicker(5 * time.Second)
 		defer t.Stop()
@@ -300,12 +309,31 @@ func (h *Hub) run(ctx context.Context, svc service) {
 	for _, r := range h.recs {
 		cams.Go(func() {
 			var onAU auFunc
-			if h.m.Detection != DetectionOff {
+			detect := h.m.Detection != DetectionOff
+			var lc *liveCam
+			if h.live != nil {
+				lc = h.live.cams[r.id]
+			}
+			if detect || lc != nil {
 				onAU = func(codec string, params [][]byte, anchor time.Time, pts time.Duration, au [][]byte) {
-					r.onAccessUnit(ctx, codec, params, anchor, pts, au)
+					if lc != nil {
+						lc.accessUnit(codec, params, anchor, pts, au)
+					}
+					if detect {
+						r.onAccessUnit(ctx, codec, params, anchor, pts, au)
+					}
 				}
 			}
-			if err := run(ctx, &h.m, r.cam, r.onSegment, r.onState, onAU); err != nil {
+			onState := r.onState
+			if lc != nil {
+				onState = func(online bool, err error) {
+					r.onState(online, err)
+					if !online {
+						lc.offline(liveReasonOffline)
+					}
+				}
+			}
+			if err := run(ctx, &h.m, r.cam, r.onSegment, onState, onAU); err != nil {
 				r.log.Error("camera stopped", "err", err)
 			}
 		})

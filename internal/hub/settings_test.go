@@ -44,7 +44,9 @@ func (s *settingsService) put(camera string, cs api.CameraSettings) {
 // version put back, are refused; the applied settings survive a restart
 // with the service answering nothing.
 func TestOwnerSettings(t *testing.T) {
-	defer func(d time.Duration) { SettingsInterval = d }(SettingsInterval)
+	// Restored after the hubs' own cleanups (cleanups run last first).
+	old := SettingsInterval
+	t.Cleanup(func() { SettingsInterval = old })
 	SettingsInterval = 10 * time.Millisecond
 	r := newRig(t)
 	svc := &settingsService{fakeService: r.svc, set: map[string]api.CameraSettings{}}
@@ -100,7 +102,9 @@ func TestOwnerSettings(t *testing.T) {
 
 	// Restart with the service holding nothing: the owner's zones stay.
 	r.shutdown()
+	svc.mu.Lock()
 	svc.set = map[string]api.CameraSettings{}
+	svc.mu.Unlock()
 	m = r.main("front")
 	m.service = svc
 	h = r.start(m)

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"log/slog"
 	"net"
@@ -127,6 +128,9 @@ type Main struct {
 	Stdout io.Writer `toml:"-"`
 	// Now is the clock. It defaults to time.Now.
 	Now func() time.Time `toml:"-"`
+	// Web is the browser app served at / (client.go). It defaults to the
+	// build embedded in the binary (web.FS()).
+	Web fs.FS `toml:"-"`
 
 	// run is the running state; mu guards it.
 	mu  sync.Mutex
@@ -312,11 +316,16 @@ func (m *Main) Start(ctx context.Context) (addr string, err error) {
 	if r.origin == "" {
 		m.Logger.WarnContext(ctx, "set public_url to the address clients use (https://host): cookie and passkey sign-in need it behind a proxy")
 	}
+	push, err := m.openPush(r.origin)
+	if err != nil {
+		return "", err
+	}
 	r.api = &httpapi.Server{
 		Store: st, Blobs: r.blobs, Logger: m.Logger, Now: m.Now, MaxUploads: m.MaxUploads,
 		SessionIdle: m.SessionIdle, SessionAbsolute: m.SessionAbsolute,
 		Limits: m.LoginLimits.Limits(), TrustedProxies: m.trustedProxies(),
-		PublicOrigin: r.origin, RPID: m.WebAuthnRPID, Audit: r.audit,
+		PublicOrigin: r.origin, RPID: m.WebAuthnRPID, Audit: r.audit, Web: m.webFS(),
+		Push: push,
 	}
 	r.admin.Handler = r.api.AdminHandler()
 	r.http = &http.Server{
@@ -361,6 +370,7 @@ func (m *Main) Start(ctx context.Context) (addr string, err error) {
 	}
 	r.wg.Go(func() { m.retentionLoop(bg) })
 	r.wg.Go(func() { m.grantLoop(bg, r.api) })
+	r.wg.Go(func() { m.recordClient(bg, r.api, st) })
 	fmt.Fprintf(m.Stdout, "porchlightd: listening on %s://%s\n", scheme, r.addr)
 	m.Logger.InfoContext(ctx, "porchlightd started", "addr", r.addr, "scheme", scheme, "public_url", r.origin,
 		"data", m.DataDir, "admin_socket", m.adminSocketPath())
@@ -438,6 +448,7 @@ func (m *Main) Close() error {
 	r.cancel()
 	r.wg.Wait()
 	r.api.WaitAudit()
+	waitPushes(ctx, r.api.Push)
 	if err := r.audit.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("close audit log: %w", err))
 	}

@@ -291,6 +291,24 @@ type AuditRef struct {
 	Time        time.Time
 }
 
+// PushSubscription is a browser's Web Push subscription (RFC 8030) for
+// one roster device, made in one session. It ends with that session
+// (sign-out, revocation, the device leaving the roster, a disabled
+// account, timeouts): the browser registers again after signing in.
+// Endpoint (the push service's capability URL) is unique. P256DH and Auth
+// are the browser's RFC 8291 keys; payloads are sealed to the device
+// before they are encrypted to them, so neither opens anything.
+type PushSubscription struct {
+	ID        string
+	AccountID string
+	SessionID string
+	DeviceID  string
+	Endpoint  string
+	P256DH    []byte // the browser's uncompressed P-256 public key (65 bytes)
+	Auth      []byte // the browser's 16-byte authentication secret
+	Created   time.Time
+}
+
 // Store is porchlightd's metadata store. Every method is safe for concurrent
 // use. Methods that change several records do so atomically.
 type Store interface {
@@ -604,6 +622,18 @@ type Store interface {
 	// AuditRefs lists a household's entries with Index >= from, by index,
 	// at most limit.
 	AuditRefs(ctx context.Context, household string, from uint64, limit int) ([]AuditRef, error)
+
+	// PutPushSubscription stores a push subscription, replacing any with
+	// the same Endpoint (a browser registering again), atomically.
+	// ErrNotFound if the session or account does not exist; ErrConflict if
+	// the id is taken.
+	PutPushSubscription(ctx context.Context, p PushSubscription) error
+	// PushSubscriptions lists an account's push subscriptions, oldest
+	// first (empty, not an error, if none).
+	PushSubscriptions(ctx context.Context, accountID string) ([]PushSubscription, error)
+	// DeletePushSubscription removes a push subscription of the given
+	// account. ErrNotFound if it does not exist or is another account's.
+	DeletePushSubscription(ctx context.Context, accountID, id string) error
 
 	// DeleteCamera deletes a camera and, atomically, its epochs, their wraps
 	// and its objects' metadata (delete the blobs of RangeObjects first).
