@@ -17,6 +17,12 @@ const (
 	AuditDeletion   = "deletion"    // deleted recordings, shredded keys, removed cameras
 	AuditStaff      = "staff"       // an operator's action on the household's account
 	AuditClient     = "client"      // the web app bundle porchlightd serves (its hash and files)
+	// AuditDeclassification: redaction jobs, clips published to the
+	// neighbours feed, withdrawals and moderators' removals.
+	AuditDeclassification = "declassification"
+	// AuditConsent: clips donated to an annotation campaign, consents
+	// withdrawn or expired, and what was deleted with them.
+	AuditConsent = "consent"
 )
 
 // Actor kinds in an audit entry's sealed body.

@@ -68,6 +68,8 @@ var classes = []string{
 	api.AuditAuth, api.AuditDevice, api.AuditHub, api.AuditMember, api.AuditGrant,
 	api.AuditKeyRelease, api.AuditAccess, api.AuditDenial, api.AuditDeletion, api.AuditStaff,
 	api.AuditClient,
+	api.AuditDeclassification,
+	api.AuditConsent,
 }
 
 // actorKinds is the set of api.Actor* values a body's actor may carry.

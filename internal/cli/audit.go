@@ -370,7 +370,7 @@ hub, anonymous, service.
 		return err
 	}
 	classes := []string{api.AuditAuth, api.AuditDevice, api.AuditHub, api.AuditMember, api.AuditGrant,
-		api.AuditKeyRelease, api.AuditAccess, api.AuditDenial, api.AuditDeletion, api.AuditStaff, api.AuditClient}
+		api.AuditKeyRelease, api.AuditAccess, api.AuditDenial, api.AuditDeletion, api.AuditStaff, api.AuditClient, api.AuditDeclassification, api.AuditConsent}
 	kinds := []string{api.ActorOwner, api.ActorMember, api.ActorSupport, api.ActorAnnotator, api.ActorOperator,
 		api.ActorHub, api.ActorAnonymous, api.ActorService}
 	switch {

@@ -26,7 +26,7 @@ import { deviceSecrets, type Device } from './device';
 export const FormatVersion = 1;
 
 /** Audit classes (api.Audit*). */
-export const AuditClasses = ['auth', 'device', 'hub', 'member', 'grant', 'key_release', 'access', 'denial', 'deletion', 'staff', 'client'] as const;
+export const AuditClasses = ['auth', 'device', 'hub', 'member', 'grant', 'key_release', 'access', 'denial', 'deletion', 'staff', 'client', 'declassification', 'consent'] as const;
 
 /** Actor kinds (api.Actor*). */
 export const ActorKinds = ['owner', 'member', 'support', 'annotator', 'operator', 'hub', 'anonymous', 'service', 'customer'] as const;
