@@ -665,3 +665,250 @@ const (
 	LiveReasonCameraOffline  = "camera_offline"
 	LiveReasonTooSlow        = "too_slow"
 )
+
+// --- Annotation campaigns (issue 8, campaigns.go / annotate.go) ---
+
+// AdminCampaignCreate is POST /admin/campaigns (the operator, on the admin
+// socket): a campaign of an annotating organisation. Recipient is the
+// public half of the campaign key the organisation made (`porchlight
+// campaign key`); porchlightd never holds its private half.
+type AdminCampaignCreate struct {
+	Purpose       string   `json:"purpose"`
+	Classes       []string `json:"classes"` // of CampaignClasses
+	RetentionDays int      `json:"retention_days"`
+	Org           string   `json:"org"`
+	Country       string   `json:"country"` // ISO 3166-1 alpha-2 of the annotating office
+	Recipient     string   `json:"recipient"`
+}
+
+// CampaignClasses are the classes a campaign may ask annotators to label.
+var CampaignClasses = []string{"person", "animal", "vehicle"}
+
+// Campaign is one annotation campaign as customers and annotators see it.
+type Campaign struct {
+	ID            string    `json:"id"`
+	Purpose       string    `json:"purpose"`
+	Classes       []string  `json:"classes"`
+	RetentionDays int       `json:"retention_days"`
+	Org           string    `json:"org"`
+	Country       string    `json:"country"`
+	Recipient     string    `json:"recipient"`
+	Created       time.Time `json:"created"`
+}
+
+// Campaigns answers GET /v1/campaigns (customers) and GET
+// /v1/annotate/campaigns (annotators: their organisation's only).
+type Campaigns struct {
+	Campaigns []Campaign `json:"campaigns"`
+}
+
+// DonationCreate is POST /v1/campaigns/{id}/donations (owner): the
+// owner-signed seal.Consent and the id of the done redaction job (purpose
+// donate, this campaign) whose sealed result becomes the campaign copy.
+type DonationCreate struct {
+	Consent []byte `json:"consent"`
+	Job     string `json:"job"`
+}
+
+// Donation states.
+const (
+	DonationActive    = "active"
+	DonationWithdrawn = "withdrawn" // the owner withdrew: copy deleted, labels excluded
+	DonationExpired   = "expired"   // the campaign's retention ran out: the same
+)
+
+// Consent is one donation as its owner sees it (GET /v1/consents, POST
+// /v1/campaigns/{id}/donations, POST /v1/consents/{id}/withdraw).
+type Consent struct {
+	ID        string    `json:"id"` // the consent id
+	Campaign  string    `json:"campaign"`
+	Purpose   string    `json:"purpose"`
+	Org       string    `json:"org"`
+	Country   string    `json:"country"`
+	Camera    string    `json:"camera"`
+	From      time.Time `json:"from"`
+	To        time.Time `json:"to"`
+	Job       string    `json:"job"`
+	State     string    `json:"state"` // Donation*
+	Size      int64     `json:"size"`
+	Labelled  bool      `json:"labelled"`
+	Created   time.Time `json:"created"`
+	ExpiresAt time.Time `json:"expires_at"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+	Signed    []byte    `json:"signed"` // the owner-signed seal.Consent
+}
+
+// Consents answers GET /v1/consents (owner): newest first.
+type Consents struct {
+	Consents []Consent `json:"consents"`
+}
+
+// LabelBox is one labelled box on a campaign copy: the frame at TMS
+// milliseconds from the copy's start, a class of the campaign, and the
+// corners as fractions (0..1) of the frame's width and height.
+type LabelBox struct {
+	TMS   int64   `json:"t_ms"`
+	Class string  `json:"class"`
+	X0    float64 `json:"x0"`
+	Y0    float64 `json:"y0"`
+	X1    float64 `json:"x1"`
+	Y1    float64 `json:"y1"`
+}
+
+// Labels is GET and PUT /v1/annotate/tasks/{id}/labels (annotator).
+type Labels struct {
+	Boxes []LabelBox `json:"boxes"`
+}
+
+// Task is one campaign copy as an annotator sees it: the consent id, and
+// the labels so far. Media is GET /v1/annotate/tasks/{id}/media (the
+// copy, sealed to the campaign key).
+type Task struct {
+	ID       string     `json:"id"`
+	Consent  string     `json:"consent"`
+	Campaign string     `json:"campaign"`
+	Size     int64      `json:"size"`
+	SHA256   string     `json:"sha256"`
+	Created  time.Time  `json:"created"`
+	Labels   []LabelBox `json:"labels"`
+}
+
+// Tasks answers GET /v1/annotate/campaigns/{id}/tasks (annotator): the
+// campaign's unwithdrawn, unexpired copies, oldest first.
+type Tasks struct {
+	Tasks []Task `json:"tasks"`
+}
+
+// --- Redaction jobs (issue 8, internal/httpapi/redactions.go) ---
+
+// Redaction job states.
+const (
+	RedactionPending = "pending" // waiting for the camera's hub
+	RedactionRunning = "running" // the hub took it
+	RedactionDone    = "done"    // the sealed result is stored
+	RedactionFailed  = "failed"  // the hub refused or failed it (Error says why)
+	RedactionExpired = "expired" // the result was not taken within 24 h and is deleted
+)
+
+// MaxRedactionResult bounds a sealed redaction result.
+const MaxRedactionResult = 512 << 20
+
+// RedactionCreate is the body of POST /v1/redactions (owner): the job,
+// owner-signed and sealed to the camera's hub (seal.SealRedactJob). The
+// service reads only the clear fields.
+type RedactionCreate struct {
+	ID       string `json:"id"`
+	Camera   string `json:"camera"`
+	Purpose  string `json:"purpose"`            // "publish" | "donate"
+	Campaign string `json:"campaign,omitempty"` // donate only
+	Sealed   []byte `json:"sealed"`
+}
+
+// Redaction is a redaction job as the service sees it.
+type Redaction struct {
+	ID           string    `json:"id"`
+	Camera       string    `json:"camera"`
+	Purpose      string    `json:"purpose"`
+	Campaign     string    `json:"campaign,omitempty"`
+	State        string    `json:"state"` // Redaction*
+	Error        string    `json:"error,omitempty"`
+	ResultSize   int64     `json:"result_size,omitempty"`
+	ResultSHA256 string    `json:"result_sha256,omitempty"`
+	Created      time.Time `json:"created"`
+	Updated      time.Time `json:"updated"`
+}
+
+// HubRedaction is one job handed to a hub.
+type HubRedaction struct {
+	ID     string `json:"id"`
+	Camera string `json:"camera"`
+	Sealed []byte `json:"sealed"`
+}
+
+// HubRedactions answers GET /v1/hub/redactions?wait=25s (hub): the pending
+// jobs of its cameras, now running.
+type HubRedactions struct {
+	Jobs []HubRedaction `json:"jobs"`
+}
+
+// RedactionFail is the body of POST /v1/hub/redactions/{id}/fail (hub).
+type RedactionFail struct {
+	Error string `json:"error"`
+}
+
+// --- Neighbours feed (issue 8) ---
+
+// FeedPostCreate is the body of POST /v1/feed/posts (owner): the
+// owner-signed seal.Publication and the exact public MP4 it names. The
+// service refuses (400, nothing stored) a record that does not verify
+// against an owner device of the household's roster, or whose hash, size,
+// cell or category do not match.
+type FeedPostCreate struct {
+	Record []byte `json:"record"`
+	Media  []byte `json:"media"`
+}
+
+// FeedPost is a post as the feed shows it: no household, account or
+// location finer than the 6-character cell. Media is the path of the MP4
+// (GET, video/mp4). Record (the signed publication) is given to its
+// household's owner only; Mine marks the caller's own posts.
+type FeedPost struct {
+	ID        string    `json:"id"`
+	Title     string    `json:"title"`
+	Category  string    `json:"category"`
+	Cell      string    `json:"cell"`
+	Pseudonym string    `json:"pseudonym"`
+	Created   time.Time `json:"created"`
+	Media     string    `json:"media"`
+	SHA256    string    `json:"sha256"`
+	Size      int64     `json:"size"`
+	Mine      bool      `json:"mine,omitempty"`
+	// State is FeedPublished in the feed; the owner's list (mine=1) also
+	// shows withdrawn and removed posts, with the operator's reason.
+	State  string    `json:"state,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	Ended  time.Time `json:"ended,omitzero"`
+	Record []byte    `json:"record,omitempty"`
+}
+
+// Feed post states.
+const (
+	FeedPublished = "published"
+	FeedWithdrawn = "withdrawn"
+	FeedRemoved   = "removed"
+)
+
+// Feed is the answer of GET /v1/feed?cell=C&radius=N (newest first) and
+// of GET /v1/feed?mine=1.
+type Feed struct {
+	Cells []string   `json:"cells,omitempty"` // the cells searched
+	Posts []FeedPost `json:"posts"`
+}
+
+// FeedReason is the body of POST /v1/feed/posts/{id}/report and of the
+// operator's POST /v1/ops/feed/posts/{id}/remove.
+type FeedReason struct {
+	Reason string `json:"reason"`
+}
+
+// FeedReport is one report as the operator sees it (GET
+// /v1/ops/feed/reports): the post, the reason, and no reporter identity.
+type FeedReport struct {
+	ID      string    `json:"id"`
+	Post    FeedPost  `json:"post"`
+	Reason  string    `json:"reason"`
+	Created time.Time `json:"created"`
+}
+
+// FeedReports is the answer of GET /v1/ops/feed/reports and of the admin
+// socket's GET /admin/feed/reports.
+type FeedReports struct {
+	Reports []FeedReport `json:"reports"`
+}
+
+// AdminFeedRemove is the body of the admin socket's POST
+// /admin/feed/remove.
+type AdminFeedRemove struct {
+	Post   string `json:"post"`
+	Reason string `json:"reason"`
+}

@@ -18,7 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/porchlight/porchlight/internal/auth"
+	"github.com/porchlight/porchlight/internal/seal"
 )
 
 // webDir is the browser app's source, relative to this package.
@@ -191,21 +195,42 @@ func (s *stack) runWebScript(t *testing.T, extraEnv ...string) webResult {
 	return res
 }
 
+// webZone is the zone web/e2e/app.mjs draws (its ZONE_CORNERS).
+var webZone = seal.SettingsZone{
+	Name:    "e2e walkway",
+	Points:  [][2]float32{{0.1, 0.5}, {0.6, 0.5}, {0.6, 0.9}, {0.1, 0.9}},
+	Classes: []string{"person"},
+}
+
 // TestWebApp is issue 7's browser test: web/e2e/app.mjs drives chromium
 // through sign-in, pairing, the camera grid, live view (with glass-to-glass
 // latency read from camsim's clock strip), recorded playback and scrubbing,
-// a clip download, approving a support request, the settings pages and a
-// session revoked from the CLI, while recording the network to prove no
-// plaintext media crosses it. Then porchlightd restarts and the owner's
+// a clip download, approving a support request, drawing a zone, a doorbell
+// press's event page, a member (another account, in a second browser)
+// accepting an invite and seeing the shared camera, the settings pages and
+// a session revoked from the CLI, while recording the network to prove no
+// plaintext media crosses it.
+// Then the owner's CLI reads the zone back (verifying the browser's
+// signature) and the hub applies it; porchlightd restarts and the owner's
 // audit log holds the served web app's bundle hash. PORCHLIGHT_LIVE_RUNS
 // (default 1) repeats the live measurement (bench/live/run).
 func TestWebApp(t *testing.T) {
+	started := time.Now()
 	buildWithWeb(t)
 	const camName = "porch-web-e2e"
-	s := newStack(t, camName, "--size", "1280x720", "--gop", "25")
+	conf := filepath.Join(t.TempDir(), "hub.toml")
+	const bellToken = "e2e-web-doorbell-token-0123456789"
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("doorbell_listen = \"127.0.0.1:0\"\ndoorbell_token = %q\n", bellToken)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newStackHub(t, camName, []string{"--config", conf}, "--size", "1280x720", "--gop", "25")
+	bell := s.hub.waitFor(`doorbell endpoint listening.*addr=(\S+)`, 60*time.Second)[1]
 	out := s.waitRecorded("30 s of recording", 3*time.Minute, func(out string) bool { return recordedSeconds(out) >= 30 })
 	end, _ := lastRangeEnd(out)
+	pressDoorbell(t, s, bell, bellToken)
+	stackReady := time.Since(started)
 	grant := s.addSupportStaff(t, camName)
+	memberEnv := s.addMember(t) // before the owner's second factor: the invite needs a recent sign-in
 	totpSecret, totpStep := s.addOwnerTOTP(t)
 
 	art := os.Getenv("PORCHLIGHT_ARTIFACTS")
@@ -219,7 +244,14 @@ func TestWebApp(t *testing.T) {
 		"PORCHLIGHT_ARTIFACTS="+art,
 		"PORCHLIGHT_CLIP_FROM="+end.Add(-20*time.Second).UTC().Format(time.RFC3339),
 		"PORCHLIGHT_CLIP_TO="+end.Add(-5*time.Second).UTC().Format(time.RFC3339),
+		"PORCHLIGHT_ZONE="+webZone.Name,
+		"PORCHLIGHT_DOORBELL=1",
+		"PORCHLIGHT_MEMBER_EMAIL="+memberEmail,
+		"PORCHLIGHT_MEMBER_PASSWORD="+memberPassword,
+		"PORCHLIGHT_MEMBER_HOME="+memberEnv.home,
+		"PORCHLIGHT_MEMBER_INVITE="+memberEnv.invite,
 	)
+	browser := time.Since(started) - stackReady
 	t.Logf("live view over loopback:\n%s", liveTable(res.Live))
 	if os.Getenv("PORCHLIGHT_LIVE_RUNS") != "" {
 		fmt.Print(liveTable(res.Live)) // bench/live/run shows this table
@@ -232,6 +264,11 @@ func TestWebApp(t *testing.T) {
 	}
 	if out := s.cli("grants"); !regexp.MustCompile(`(?i)` + grant + `\s+approved`).MatchString(out) {
 		t.Errorf("the support request approved in the page is not approved:\n%s", out)
+	}
+
+	checkWebZone(t, s)
+	if out := s.cli("members"); !strings.Contains(out, memberEmail) {
+		t.Errorf("the member confirmed in the browser test is not in the owner's roster:\n%s", out)
 	}
 
 	// The bundle hash: written to the owner's audit log at the first start
@@ -254,6 +291,92 @@ func TestWebApp(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	t.Logf("TestWebApp took %v: build and stack with 30 s of recording %v, browser script %v, checks after it %v; steps:\n%s",
+		time.Since(started).Round(time.Second), stackReady.Round(time.Second), browser.Round(time.Second),
+		(time.Since(started) - stackReady - browser).Round(time.Second), stepTable(res))
+}
+
+const (
+	memberEmail    = "member-e2e@example.com"
+	memberPassword = "a member's own long passphrase 7"
+)
+
+// addMember signs up the member's account with a CLI of its own (whose
+// home it returns) and invites it, from the owner's CLI, to the stack's
+// camera; it returns the invite code.
+func (s *stack) addMember(t *testing.T) (m struct{ home, invite string }) {
+	t.Helper()
+	m.home = filepath.Join(s.dir, "member")
+	env := []string{
+		"PORCHLIGHT_HOME=" + m.home,
+		"PORCHLIGHT_PASSWORD=" + memberPassword,
+		"PORCHLIGHT_SERVER=http://" + s.svcAddr,
+		"HOME=" + s.dir, "TZ=UTC",
+	}
+	mustRun(t, env, "porchlight", "signup", "--email", memberEmail)
+	out := s.cli("members", "invite", "--cameras", s.camName, memberEmail)
+	code := regexp.MustCompile(`\b([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})\b`).FindStringSubmatch(out)
+	if code == nil {
+		t.Fatalf("members invite printed no code:\n%s", out)
+	}
+	m.invite = code[1]
+	return m
+}
+
+// pressDoorbell presses the camera's doorbell on the hub's LAN endpoint
+// and waits until the owner's CLI lists the doorbell event.
+func pressDoorbell(t *testing.T, s *stack, addr, token string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", "http://"+addr+"/doorbell/"+url.PathEscape(s.camName), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("doorbell press: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("doorbell press: %s, want 202", resp.Status)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(s.eventsOf("--kind", "doorbell"), "doorbell") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the doorbell press is not listed by the owner's CLI after 30 s; hub:\n%s", s.hub.output())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// checkWebZone reads the zone the browser drew back with the owner's CLI
+// (which verifies the browser device's signature) and waits until the hub
+// applied it.
+func checkWebZone(t *testing.T, s *stack) {
+	t.Helper()
+	var got struct{ Zones []seal.SettingsZone }
+	out := s.cli("cameras", "zones", "--json", s.camName)
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("porchlight cameras zones --json: %v\n%s", err, out)
+	}
+	// Corners are clicked in CSS pixels and rounded to 0.001 in the page.
+	approx := cmpopts.EquateApprox(0, 0.005)
+	if diff := cmp.Diff([]seal.SettingsZone{webZone}, got.Zones, approx); diff != "" {
+		t.Errorf("the zone drawn in the browser, as the CLI reads it (-want +got):\n%s", diff)
+	}
+	m := s.hub.waitFor(`camera settings applied.*version=(\d+).*zones=(\d+)`, 60*time.Second)
+	if m[2] != "1" {
+		t.Errorf("the hub applied settings version %s with %s zones, want 1", m[1], m[2])
+	}
+}
+
+// stepTable lists the browser script's steps with their times.
+func stepTable(res webResult) string {
+	var b strings.Builder
+	for _, st := range res.Steps {
+		fmt.Fprintf(&b, "  %-48s %6d ms\n", st.Name, st.MS)
+	}
+	return b.String()
 }
 
 // liveTable formats the live measurements as bench/live prints them.

@@ -28,6 +28,10 @@ import (
 //	POST /admin/accounts/enable           api.AdminAccountAction → api.AdminAccount
 //	POST /admin/accounts/revoke-sessions  api.AdminAccountAction → api.AdminAccount
 //	POST /admin/accounts/quota            api.AdminQuota → api.AdminAccount
+//	GET  /admin/feed/reports              api.FeedReports
+//	POST /admin/feed/remove               api.AdminFeedRemove → api.FeedPost
+//	POST /admin/campaigns                 api.AdminCampaignCreate → api.Campaign (201)
+//	GET  /admin/campaigns                 api.Campaigns
 //
 // Disabling an account or revoking its sessions ends them at once,
 // streams included. Every action is logged.
@@ -41,6 +45,10 @@ func (s *Server) AdminHandler() http.Handler {
 	handle("POST /admin/accounts/enable", s.adminAccount(s.adminEnable))
 	handle("POST /admin/accounts/revoke-sessions", s.adminAccount(s.adminRevoke))
 	handle("POST /admin/accounts/quota", s.adminQuota)
+	handle("GET /admin/feed/reports", s.adminFeedReports)
+	handle("POST /admin/feed/remove", s.adminFeedRemove)
+	handle("POST /admin/campaigns", s.adminCreateCampaign)
+	handle("GET /admin/campaigns", s.adminListCampaigns)
 	handle("/", func(w http.ResponseWriter, r *http.Request) error { return errNotFound("no such admin route") })
 	return mux
 }

@@ -75,6 +75,9 @@ const (
 	// grantView: a grant's household owner, or the support account that
 	// asked for it; other customers → 404, other staff → 403.
 	grantView
+	// annotatorOnly: the annotator role; any other account → 403
+	// (annotate_test.go checks organisations).
+	annotatorOnly
 )
 
 // routePolicy is the decision for one route. target returns the path's
@@ -143,6 +146,18 @@ var routePolicies = map[string]routePolicy{
 	"GET /v1/ops/overview": {policy: operatorOnly},
 	"GET /v1/ops/audit":    {policy: operatorOnly},
 
+	// The neighbours feed (feed_test.go): any signed-in account reads and
+	// reports; customers publish and withdraw their own; the operator
+	// moderates. A post id no one published is 404 to everyone allowed.
+	"POST /v1/feed/posts":                 {policy: household, body: map[string]any{}},
+	"GET /v1/feed":                        {policy: self},
+	"GET /v1/feed/posts/{id}":             {policy: self, target: (*world).feedPostPath, may404: true},
+	"GET /v1/feed/posts/{id}/media":       {policy: self, target: (*world).feedPostPath, may404: true},
+	"DELETE /v1/feed/posts/{id}":          {policy: household, target: (*world).feedPostPath, ownerOnly: true, may404: true},
+	"POST /v1/feed/posts/{id}/report":     {policy: self, target: (*world).feedPostPath, may404: true, body: map[string]any{"reason": "spam"}},
+	"GET /v1/ops/feed/reports":            {policy: operatorOnly},
+	"POST /v1/ops/feed/posts/{id}/remove": {policy: operatorOnly, target: (*world).feedPostPath, may404: true, body: map[string]any{"reason": "spam"}},
+
 	"GET /v1/log":                {policy: self},
 	"GET /v1/log/checkpoint":     {policy: self},
 	"GET /v1/log/tile/{path...}": {policy: self, may404: true},
@@ -202,6 +217,28 @@ var routePolicies = map[string]routePolicy{
 	"PUT /v1/hub/objects/{id}":          {policy: hubOnly, target: (*world).hubObjectPath, upload: true},
 	"GET /v1/hub/live":                  {policy: hubOnly},
 	"GET /v1/hub/live/{id}":             {policy: hubOnly, target: (*world).livePath, noOther: true, may404: true},
+
+	// Redaction jobs (redactions_test.go): each call gets a new pending
+	// job of the target household's camera 1.
+	"POST /v1/redactions":                {policy: household, body: map[string]any{}},
+	"GET /v1/redactions/{id}":            {policy: household, target: (*world).redactionPath},
+	"GET /v1/redactions/{id}/result":     {policy: household, target: (*world).redactionPath},
+	"GET /v1/hub/redactions":             {policy: hubOnly},
+	"GET /v1/hub/objects/{id}":           {policy: hubOnly, target: (*world).hubObjectPath},
+	"PUT /v1/hub/redactions/{id}/result": {policy: hubOnly, target: (*world).redactionPath},
+	"POST /v1/hub/redactions/{id}/fail":  {policy: hubOnly, target: (*world).redactionPath, body: map[string]any{"error": "test"}},
+
+	// Annotation campaigns (campaigns_test.go, annotate_test.go): ids no
+	// one made; the matrix's annotator has no organisation.
+	"GET /v1/campaigns":                     {policy: household},
+	"POST /v1/campaigns/{id}/donations":     {policy: household, target: (*world).randomPath, noOther: true, ownerOnly: true, may404: true, body: map[string]any{}},
+	"GET /v1/consents":                      {policy: household},
+	"POST /v1/consents/{id}/withdraw":       {policy: household, target: (*world).randomPath, noOther: true, ownerOnly: true, may404: true},
+	"GET /v1/annotate/campaigns":            {policy: annotatorOnly},
+	"GET /v1/annotate/campaigns/{id}/tasks": {policy: annotatorOnly, target: (*world).randomPath, noOther: true, may404: true},
+	"GET /v1/annotate/tasks/{id}/media":     {policy: annotatorOnly, target: (*world).randomPath, noOther: true, may404: true},
+	"GET /v1/annotate/tasks/{id}/labels":    {policy: annotatorOnly, target: (*world).randomPath, noOther: true, may404: true},
+	"PUT /v1/annotate/tasks/{id}/labels":    {policy: annotatorOnly, target: (*world).randomPath, noOther: true, may404: true, body: map[string]any{}},
 }
 
 // world is two households with their hubs, cameras, epochs, objects and
@@ -529,6 +566,14 @@ func expect(p routePolicy, a actor, own bool) want {
 			return forbidden
 		}
 		return supportAccess
+	case annotatorOnly:
+		switch {
+		case a == anon || a.hub():
+			return unauthorized
+		case a != annotator:
+			return forbidden
+		}
+		return allowed
 	case grantView:
 		switch {
 		case a == anon || a.hub():

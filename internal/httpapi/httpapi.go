@@ -117,6 +117,7 @@ type Server struct {
 	uploads       chan struct{}
 	idLocks       keyedMutex
 	rosterNews    rosterNews // wakes hubs waiting for a roster change
+	redactionNews rosterNews // wakes hubs waiting for redaction jobs (redactions.go)
 	throttleLocks keyedMutex
 	streams       streams
 	live          liveRelay      // live views of this replica (live.go)
@@ -295,6 +296,39 @@ func (s *Server) register() {
 	s.handle("GET /v1/live/{id}", s.customer(s.viewLive))
 	s.handle("GET /v1/hub/live", s.hub(s.hubLiveRequests))
 	s.handle("GET /v1/hub/live/{id}", s.hub(s.hubLive))
+
+	// The neighbours feed (feed.go): owners publish redacted clips under a
+	// signed record; any signed-in account reads; the operator moderates.
+	s.handle("POST /v1/feed/posts", s.customer(s.createFeedPost))
+	s.handle("GET /v1/feed", s.user(s.feed))
+	s.handle("GET /v1/feed/posts/{id}", s.user(s.getFeedPost))
+	s.handle("GET /v1/feed/posts/{id}/media", s.user(s.feedMedia))
+	s.handle("DELETE /v1/feed/posts/{id}", s.customer(s.withdrawFeedPost))
+	s.handle("POST /v1/feed/posts/{id}/report", s.user(s.reportFeedPost))
+	s.handle("GET /v1/ops/feed/reports", s.staffOnly(api.RoleOperator, s.opsFeedReports))
+	s.handle("POST /v1/ops/feed/posts/{id}/remove", s.staffOnly(api.RoleOperator, s.opsRemoveFeedPost))
+
+	// Redaction jobs (redactions.go): the owner asks, the camera's hub
+	// redacts; the service keeps only sealed jobs and sealed results.
+	s.handle("POST /v1/redactions", s.customer(s.createRedaction))
+	s.handle("GET /v1/redactions/{id}", s.customer(s.redaction))
+	s.handle("GET /v1/redactions/{id}/result", s.customer(s.redactionResult))
+	s.handle("GET /v1/hub/redactions", s.hub(s.hubRedactions))
+	s.handle("GET /v1/hub/objects/{id}", s.hub(s.hubObject))
+	s.handle("PUT /v1/hub/redactions/{id}/result", s.hub(s.putRedactionResult))
+	s.handle("POST /v1/hub/redactions/{id}/fail", s.hub(s.failRedaction))
+
+	// Annotation campaigns (campaigns.go, annotate.go): owners donate and
+	// withdraw; annotators see their organisation's campaigns only.
+	s.handle("GET /v1/campaigns", s.customer(s.campaigns))
+	s.handle("POST /v1/campaigns/{id}/donations", s.customer(s.donate))
+	s.handle("GET /v1/consents", s.customer(s.consents))
+	s.handle("POST /v1/consents/{id}/withdraw", s.customer(s.withdrawConsent))
+	s.handle("GET /v1/annotate/campaigns", s.staffOnly(api.RoleAnnotator, s.annotateCampaigns))
+	s.handle("GET /v1/annotate/campaigns/{id}/tasks", s.staffOnly(api.RoleAnnotator, s.annotateTasks))
+	s.handle("GET /v1/annotate/tasks/{id}/media", s.staffOnly(api.RoleAnnotator, s.annotateMedia))
+	s.handle("GET /v1/annotate/tasks/{id}/labels", s.staffOnly(api.RoleAnnotator, s.annotateLabels))
+	s.handle("PUT /v1/annotate/tasks/{id}/labels", s.staffOnly(api.RoleAnnotator, s.putAnnotateLabels))
 }
 
 // handlerFunc is a handler that reports failure as an error; wrap turns it

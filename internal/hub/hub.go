@@ -288,6 +288,9 @@ func (h *Hub) run(ctx context.Context, svc service) {
 	if ls, ok := svc.(liveService); ok && h.live != nil {
 		bg.Go(func() { h.liveLoop(ctx, ls) })
 	}
+	if rs, ok := svc.(redactionService); ok {
+		bg.Go(func() { h.redactionLoop(ctx, rs) })
+	}
 	bg.Go(func() {
 		t := time.NewTicker(5 * time.Second)
 		defer t.Stop()

@@ -48,6 +48,18 @@ Commands:
         allow a disabled account to sign in again
   account revoke-sessions EMAIL
         end every session of an account now
+  feed reports
+        list reports of published neighbours-feed posts
+  feed remove POST --reason TEXT
+        take a post down (its public video is deleted); the reason goes
+        into the poster's audit log
+  campaign create --purpose TEXT --classes person,animal,vehicle --retention 90d
+                  --org ORG --country CC --recipient age1pq1…
+        create an annotation campaign; --recipient is the public half of the
+        campaign key the annotating organisation made (porchlight campaign
+        key); porchlightd never holds its private half. Prints the id
+  campaign list
+        list annotation campaigns
 
 --data and --config (or PORCHLIGHT_DATA and PORCHLIGHT_CONFIG) must name the
 data directory or config file the running porchlightd uses.
@@ -178,6 +190,10 @@ func (a *adminCmd) run(ctx context.Context, args []string) error {
 			return usagef("account quota: want EMAIL and a size such as 50GB, or 0 for no limit")
 		}
 		return a.accountQuota(ctx, pos[0], pos[1])
+	case "feed reports", "feed remove":
+		return a.feed(ctx, cmd, after)
+	case "campaign create", "campaign list":
+		return a.campaign(ctx, cmd, after)
 	}
 	return usagef("unknown command %q", cmd)
 }

@@ -47,7 +47,8 @@ func (m *Main) openAudit(ctx context.Context) (*auditlog.Log, error) {
 	return l, nil
 }
 
-// grantLoop ends expired support grants.
+// grantLoop ends expired support grants, deletes donated clips past their
+// campaign's retention and redaction results nobody claimed.
 func (m *Main) grantLoop(ctx context.Context, api *httpapi.Server) {
 	t := time.NewTicker(grantSweep)
 	defer t.Stop()
@@ -61,6 +62,16 @@ func (m *Main) grantLoop(ctx context.Context, api *httpapi.Server) {
 			m.Logger.ErrorContext(ctx, "expiring grants failed", "err", err)
 		} else if n > 0 {
 			m.Logger.InfoContext(ctx, "support grants expired; their keys are deleted", "count", n)
+		}
+		if n, err := api.ExpireDonations(ctx); err != nil && ctx.Err() == nil {
+			m.Logger.ErrorContext(ctx, "expiring donated clips failed", "err", err)
+		} else if n > 0 {
+			m.Logger.InfoContext(ctx, "donated clips past their campaign's retention deleted, their labels excluded", "count", n)
+		}
+		if n, err := api.ExpireRedactions(ctx); err != nil && ctx.Err() == nil {
+			m.Logger.ErrorContext(ctx, "expiring redaction results failed", "err", err)
+		} else if n > 0 {
+			m.Logger.InfoContext(ctx, "unclaimed redaction results deleted", "count", n)
 		}
 	}
 }

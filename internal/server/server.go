@@ -34,6 +34,7 @@ import (
 	"github.com/porchlight/porchlight/internal/blob"
 	diskblob "github.com/porchlight/porchlight/internal/blob/disk"
 	"github.com/porchlight/porchlight/internal/httpapi"
+	"github.com/porchlight/porchlight/internal/seal"
 	"github.com/porchlight/porchlight/internal/store"
 	pgstore "github.com/porchlight/porchlight/internal/store/postgres"
 	sqlitestore "github.com/porchlight/porchlight/internal/store/sqlite"
@@ -470,10 +471,16 @@ func (m *Main) Close() error {
 // clean; Start removes it.
 const cleanStopMarker = "clean-stop"
 
-// sweepOrphans deletes blobs that no object row names.
+// sweepOrphans deletes object blobs that no object row names. Blobs of
+// another shape are owned by their own rows and sweeps, and are left alone:
+// public feed media ("p0" + id: a 0 is never in an object id), redaction results and the campaign copies
+// made from them ("r" + job + id).
 func sweepOrphans(ctx context.Context, st store.Store, blobs blob.Store) (int, error) {
 	var orphans []string
 	err := blobs.List(ctx, func(id string, _ int64) error {
+		if !seal.ValidID(id) {
+			return nil
+		}
 		_, err := st.Object(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			orphans = append(orphans, id)

@@ -281,6 +281,77 @@ type Grant struct {
 // GrantDevice is the device id under which a grant's wraps are stored.
 func GrantDevice(grantID string) string { return "grant:" + grantID }
 
+// FeedPost is a post of the neighbours feed (issue 8): a public MP4 (blob
+// BlobID) declassified by an owner-signed seal.Publication (Record), whose
+// fields it repeats for listing. State is FeedPublished until the owner
+// withdraws it or the operator removes it; then the blob is gone and the
+// row stays as a tombstone, so the post answers 410.
+type FeedPost struct {
+	ID          string // the post id, from the signed record
+	HouseholdID string
+	Record      []byte // the owner-signed seal.Publication
+	BlobID      string // the public MP4's blob, a random id of the service
+	SHA256      string
+	Size        int64
+	Title       string
+	Category    string
+	Cell        string // a geocell of 6 characters: nothing finer is stored
+	Pseudonym   string
+	State       string // FeedPublished, FeedWithdrawn or FeedRemoved
+	Reason      string // the operator's reason for a removal
+	Created     time.Time
+	Ended       time.Time // zero while published
+}
+
+// Feed post states.
+const (
+	FeedPublished = "published"
+	FeedWithdrawn = "withdrawn"
+	FeedRemoved   = "removed"
+)
+
+// FeedReport is one account's report of a post to the operator.
+type FeedReport struct {
+	ID       string
+	PostID   string
+	Reporter string // account id
+	Reason   string
+	Created  time.Time
+}
+
+// Redaction is a redaction job (issue 8): an owner-signed job sealed to
+// the camera's hub, and later the hub's sealed result, stored as blob
+// ResultKey. The service reads neither.
+type Redaction struct {
+	ID           string
+	HouseholdID  string
+	CameraID     string
+	HubID        string // the camera's hub when the job was made
+	Purpose      string
+	Campaign     string
+	State        string // api.Redaction*, or "expired"
+	Error        string
+	Sealed       []byte // the sealed job
+	ResultKey    string // blob key of the sealed result; "" until done
+	ResultSize   int64
+	ResultSHA256 string
+	Consumed     bool
+	Created      time.Time
+	Updated      time.Time
+	Expires      time.Time // when an unconsumed result is deleted; zero until done
+}
+
+// RedactionFinish is how a hub ends a job (FinishRedaction).
+type RedactionFinish struct {
+	State        string // "done" or "failed"
+	Error        string
+	ResultKey    string
+	ResultSize   int64
+	ResultSHA256 string
+	Time         time.Time
+	Expires      time.Time
+}
+
 // AuditRef indexes one audit log entry of a household: the log holds the
 // entry itself; the store says which indices are whose.
 type AuditRef struct {
@@ -307,6 +378,43 @@ type PushSubscription struct {
 	P256DH    []byte // the browser's uncompressed P-256 public key (65 bytes)
 	Auth      []byte // the browser's 16-byte authentication secret
 	Created   time.Time
+}
+
+// Campaign is an annotation campaign (issue 8): what its annotating
+// organisation may label, for how long, and the public campaign key copies
+// are sealed to. The service never holds the key's private half.
+type Campaign struct {
+	ID            string
+	Purpose       string
+	Classes       []string // of api.CampaignClasses
+	RetentionDays int
+	Org           string
+	Country       string
+	Recipient     string // age1pq…
+	Created       time.Time
+}
+
+// Donation is one clip an owner donated to a campaign under a signed
+// consent: the campaign copy (a blob sealed to the campaign key) and its
+// labels. Withdrawal and expiry keep the row as a tombstone: State moves
+// on, BlobKey and Labels are cleared.
+type Donation struct {
+	ID            string // the consent id
+	HouseholdID   string
+	CampaignID    string
+	CameraID      string // no foreign key: the tombstone outlives the camera
+	Job           string // the redaction job, unique
+	Consent       []byte // the owner-signed seal.Consent
+	BlobKey       string // the copy's blob; "" once ended
+	Size          int64
+	SHA256        string
+	State         string // api.Donation*
+	Created       time.Time
+	Expires       time.Time // Created + the campaign's retention
+	Ended         time.Time // zero while active
+	Labels        []byte    // JSON api.Labels; nil if none or ended
+	LabelsBy      string    // the annotator account that last saved them
+	LabelsUpdated time.Time
 }
 
 // Store is porchlightd's metadata store. Every method is safe for concurrent
@@ -616,12 +724,66 @@ type Store interface {
 	// GrantWrapCount counts the wraps stored for GrantDevice(id).
 	GrantWrapCount(ctx context.Context, id string) (int, error)
 
+	// Redaction jobs (issue 8, *redaction* files of each backend).
+
+	// CreateRedaction stores a new job (State "pending"). ErrConflict if
+	// the id exists.
+	CreateRedaction(ctx context.Context, r Redaction) error
+	// Redaction returns a job by id.
+	Redaction(ctx context.Context, id string) (Redaction, error)
+	// ClaimRedactions moves up to limit jobs of hubID that are pending, or
+	// running but not updated since stale (a hub that restarted), to
+	// running at t and returns them, oldest first, atomically.
+	ClaimRedactions(ctx context.Context, hubID string, t, stale time.Time, limit int) ([]Redaction, error)
+	// FinishRedaction moves a running job of hubID to done (with its
+	// result's blob key, size, hash and expiry) or failed (with errMsg),
+	// at t. ErrConflict if it is not running or not the hub's;
+	// ErrNotFound if absent.
+	FinishRedaction(ctx context.Context, id, hubID string, f RedactionFinish) error
+	// ConsumeRedaction marks a done, unconsumed job of household with
+	// purpose consumed at t and returns it: its result now belongs to
+	// whoever took it. ErrConflict if it is not done, already consumed or
+	// expired at t; ErrNotFound if absent or another household's.
+	ConsumeRedaction(ctx context.Context, household, id, purpose string, t time.Time) (Redaction, error)
+	// ExpiredRedactions lists done, unconsumed jobs whose result expires
+	// at or before t, oldest first, at most limit.
+	ExpiredRedactions(ctx context.Context, t time.Time, limit int) ([]Redaction, error)
+	// ExpireRedaction moves a done, unconsumed job to expired at t (its
+	// result's blob is deleted by the caller first). ErrConflict otherwise.
+	ExpireRedaction(ctx context.Context, id string, t time.Time) error
+
 	// AddAuditRef records that log entry r.Index belongs to r.HouseholdID.
 	// Adding the same index again is a no-op.
 	AddAuditRef(ctx context.Context, r AuditRef) error
 	// AuditRefs lists a household's entries with Index >= from, by index,
 	// at most limit.
 	AuditRefs(ctx context.Context, household string, from uint64, limit int) ([]AuditRef, error)
+
+	// --- Neighbours feed (issue 8, *feed* files of each backend) ---
+
+	// CreateFeedPost stores a published post. ErrConflict if the id exists;
+	// ErrNotFound if the household does not.
+	CreateFeedPost(ctx context.Context, p FeedPost) error
+	// FeedPost returns a post by id, tombstones included.
+	FeedPost(ctx context.Context, id string) (FeedPost, error)
+	// FeedPosts lists the published posts in any of cells, newest first
+	// (then by id), at most limit (empty, not an error, if none).
+	FeedPosts(ctx context.Context, cells []string, limit int) ([]FeedPost, error)
+	// HouseholdFeedPosts lists a household's posts, tombstones included,
+	// newest first.
+	HouseholdFeedPosts(ctx context.Context, household string) ([]FeedPost, error)
+	// EndFeedPost moves a published post to state (FeedWithdrawn or
+	// FeedRemoved) with reason at t, atomically, and returns it as it was
+	// before (its BlobID is the caller's to delete). ErrConflict if it is
+	// not published; ErrNotFound if absent.
+	EndFeedPost(ctx context.Context, id, state, reason string, t time.Time) (FeedPost, error)
+	// AddFeedReport stores a report. ErrNotFound if the post does not
+	// exist; ErrConflict if the id is taken or the reporter already
+	// reported the post.
+	AddFeedReport(ctx context.Context, r FeedReport) error
+	// FeedReports lists the reports of published posts, oldest first, at
+	// most limit.
+	FeedReports(ctx context.Context, limit int) ([]FeedReport, error)
 
 	// PutPushSubscription stores a push subscription, replacing any with
 	// the same Endpoint (a browser registering again), atomically.
@@ -634,6 +796,38 @@ type Store interface {
 	// DeletePushSubscription removes a push subscription of the given
 	// account. ErrNotFound if it does not exist or is another account's.
 	DeletePushSubscription(ctx context.Context, accountID, id string) error
+
+	// --- Annotation campaigns (issue 8) ---
+
+	// CreateCampaign stores a campaign. ErrConflict if the id exists.
+	CreateCampaign(ctx context.Context, c Campaign) error
+	// Campaign returns a campaign by id.
+	Campaign(ctx context.Context, id string) (Campaign, error)
+	// Campaigns lists every campaign, oldest first.
+	Campaigns(ctx context.Context) ([]Campaign, error)
+	// CreateDonation stores an active donation. ErrConflict if its id or
+	// job is taken; ErrNotFound if the campaign or household is absent.
+	CreateDonation(ctx context.Context, d Donation) error
+	// Donation returns a donation (tombstones included) by id.
+	Donation(ctx context.Context, id string) (Donation, error)
+	// HouseholdDonations lists a household's donations, tombstones
+	// included, newest first.
+	HouseholdDonations(ctx context.Context, household string) ([]Donation, error)
+	// ActiveDonations lists a campaign's active donations, oldest first.
+	ActiveDonations(ctx context.Context, campaign string) ([]Donation, error)
+	// PutLabels replaces an active donation's labels. ErrNotFound if
+	// absent; ErrConflict if it is not active.
+	PutLabels(ctx context.Context, id string, labels []byte, by string, t time.Time) error
+	// EndDonation moves an active donation to state (withdrawn, expired)
+	// at t, clearing its blob key and labels, atomically, and returns it
+	// as it was before. ErrNotFound if absent; ErrConflict if not active.
+	EndDonation(ctx context.Context, id, state string, t time.Time) (Donation, error)
+	// DueDonations lists active donations with Expires <= t.
+	DueDonations(ctx context.Context, t time.Time) ([]Donation, error)
+	// ScanWraps calls fn for every stored key wrap (devices' and grants'),
+	// by epoch then device; an error from fn stops the scan and is
+	// returned. For audits and tests of who can open what.
+	ScanWraps(ctx context.Context, fn func(epochID string, w Wrap) error) error
 
 	// DeleteCamera deletes a camera and, atomically, its epochs, their wraps
 	// and its objects' metadata (delete the blobs of RangeObjects first).

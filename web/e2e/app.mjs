@@ -25,6 +25,17 @@
 //   PORCHLIGHT_CLIP_FROM, PORCHLIGHT_CLIP_TO  the clip to download (RFC 3339;
 //                           default the 20 s ending 10 s ago)
 //   PORCHLIGHT_CHROMIUM     the browser (default /usr/bin/chromium)
+//   PORCHLIGHT_ZONE         if set, draw a zone of this name on the zones
+//                           page (corners at ZONE_CORNERS of the picture) and
+//                           save it; the Go test reads it back with the CLI
+//   PORCHLIGHT_MEMBER_INVITE  an invite code (porchlight members invite) to
+//                           accept in a second browser as the member
+//                           PORCHLIGHT_MEMBER_EMAIL / _PASSWORD, whose CLI
+//                           lives in PORCHLIGHT_MEMBER_HOME; the owner's CLI
+//                           confirms it
+//   PORCHLIGHT_DOORBELL     "1": a doorbell event of the camera exists (the
+//                           Go test pressed the hub's doorbell); open it from
+//                           the timeline on the event page
 //
 // Output: "e2e: …" progress lines and, last, one line "RESULT {json}" with
 // the measurements. Exit status 0 only if every step passed.
@@ -49,6 +60,17 @@ const STEPS = env.PORCHLIGHT_STEPS || 'all';
 const LIVE_RUNS = Number(env.PORCHLIGHT_LIVE_RUNS || 1);
 const LIVE_SECONDS = Number(env.PORCHLIGHT_LIVE_SECONDS || 8);
 const CHROMIUM = env.PORCHLIGHT_CHROMIUM || '/usr/bin/chromium';
+const ZONE = env.PORCHLIGHT_ZONE ?? '';
+// A member to share the camera with: its account, its CLI's home and an
+// invite code the owner's CLI made (porchlight members invite).
+const MEMBER = env.PORCHLIGHT_MEMBER_INVITE ? {
+  email: need('PORCHLIGHT_MEMBER_EMAIL'), password: need('PORCHLIGHT_MEMBER_PASSWORD'),
+  home: need('PORCHLIGHT_MEMBER_HOME'), invite: env.PORCHLIGHT_MEMBER_INVITE,
+} : null;
+const DOORBELL = env.PORCHLIGHT_DOORBELL === '1';
+// ZONE_CORNERS are where the zone's corners are clicked, as fractions of
+// the picture (internal/e2e/web_test.go expects them back).
+const ZONE_CORNERS = [[0.1, 0.5], [0.6, 0.5], [0.6, 0.9], [0.1, 0.9]];
 
 function need(k) {
   const v = env[k];
@@ -96,8 +118,14 @@ async function screenshot(page, name) {
 }
 
 async function cli(...args) {
+  return cliAs(env, ...args);
+}
+
+// cliAs runs the porchlight CLI with environment e (another account's CLI
+// device: PORCHLIGHT_HOME and PORCHLIGHT_PASSWORD set).
+async function cliAs(e, ...args) {
   try {
-    const { stdout } = await run(CLI, args, { env, timeout: 120_000 });
+    const { stdout } = await run(CLI, args, { env: e, timeout: 120_000 });
     return stdout;
   } catch (e) {
     throw new StepError(`porchlight ${args.join(' ')} failed: ${e.stderr || e.message}`);
@@ -192,14 +220,14 @@ async function step(name, fn) {
   }
 }
 
-async function signIn(page) {
+async function signIn(page, who = { email: EMAIL, password: PASSWORD, tag: '' }) {
   await page.goto(`${BASE}/#/signin`);
   const form = page.locator(tid('signin-form'));
   await form.waitFor({ timeout: 20_000 });
   check(indexHeaders?.['content-security-policy']?.includes("script-src 'self'"), `GET / has no strict Content-Security-Policy: ${indexHeaders?.['content-security-policy']}`);
-  await screenshot(page, 'signin');
-  await form.locator('input[name="email"]').fill(EMAIL);
-  await form.locator('input[name="password"]').fill(PASSWORD);
+  await screenshot(page, `signin${who.tag}`);
+  await form.locator('input[name="email"]').fill(who.email);
+  await form.locator('input[name="password"]').fill(who.password);
   await form.locator('input[name="password"]').press('Enter');
   // With an authenticator app the form asks for a code next.
   const totp = page.locator('input[name="totp"]');
@@ -234,14 +262,14 @@ async function checkSRI(page) {
   return { bundle: client.sha256 };
 }
 
-async function pair(page) {
+async function pair(page, cliEnv = env, tag = '') {
   await page.waitForFunction(() => location.hash.startsWith('#/pair'), null, { timeout: 20_000 });
   const codeEl = page.locator(tid('pair-code'));
   await codeEl.waitFor({ timeout: 30_000 });
   const code = (await codeEl.textContent()).trim();
   const sas = (await page.locator(tid('pair-sas')).textContent()).trim();
-  await screenshot(page, 'pair');
-  const out = await cli('device', 'approve', '--yes', code);
+  await screenshot(page, `pair${tag}`);
+  const out = await cliAs(cliEnv, 'device', 'approve', '--yes', code);
   const m = out.match(/Authentication string: (.+)/);
   check(m, `device approve printed no authentication string:\n${out}`);
   check(m[1].trim().replace(/\s+/g, ' ') === sas.replace(/\s+/g, ' '), `the page shows SAS "${sas}", the owner device "${m[1].trim()}"`);
@@ -421,6 +449,31 @@ async function download(page) {
   return { clip: file, frames: Number(s.nb_read_frames), size: `${s.width}x${s.height}` };
 }
 
+// reauthUnless waits for done (a promise) or the page's "confirm it is
+// you" dialog, whichever comes first, and answers the dialog with the
+// password (and an authenticator code if asked).
+async function reauthUnless(page, done) {
+  const dialog = page.locator(tid('reauth-dialog'));
+  done.catch(() => {});
+  const first = await Promise.race([
+    dialog.waitFor({ timeout: 30_000 }).then(() => 'reauth'),
+    done.then(() => 'done'),
+  ]);
+  if (first !== 'reauth') return;
+  await screenshot(page, 'reauth');
+  await dialog.locator('input[name="password"]').fill(PASSWORD);
+  await dialog.locator(tid('reauth-submit')).click();
+  const code = dialog.locator('input[name="totp"]');
+  const then = await Promise.race([
+    code.waitFor({ timeout: 20_000 }).then(() => 'totp'),
+    dialog.waitFor({ state: 'hidden', timeout: 20_000 }).then(() => 'done'),
+  ]);
+  if (then === 'totp') {
+    await code.fill(await totpCode());
+    await dialog.locator(tid('reauth-submit')).click();
+  }
+}
+
 async function approveGrant(page) {
   await page.goto(`${BASE}/#/settings/grants`);
   const item = page.locator(tid('grant-item')).filter({ has: page.locator(tid('grant-approve')) }).first();
@@ -428,30 +481,155 @@ async function approveGrant(page) {
   await screenshot(page, 'grants');
   await item.locator(tid('grant-approve')).click();
   // Approving needs a recent sign-in: the page may ask for the password.
-  const dialog = page.locator(tid('reauth-dialog'));
   const done = page.locator(tid('grant-item'), { hasText: /approved/i });
-  const first = await Promise.race([
-    dialog.waitFor({ timeout: 30_000 }).then(() => 'reauth'),
-    done.first().waitFor({ timeout: 30_000 }).then(() => 'done'),
-  ]);
-  if (first === 'reauth') {
-    await screenshot(page, 'reauth');
-    await dialog.locator('input[name="password"]').fill(PASSWORD);
-    await dialog.locator(tid('reauth-submit')).click();
-    const code = dialog.locator('input[name="totp"]');
-    const then = await Promise.race([
-      code.waitFor({ timeout: 20_000 }).then(() => 'totp'),
-      dialog.waitFor({ state: 'hidden', timeout: 20_000 }).then(() => 'done'),
-    ]);
-    if (then === 'totp') {
-      await code.fill(await totpCode());
-      await dialog.locator(tid('reauth-submit')).click();
-    }
-  }
+  await reauthUnless(page, done.first().waitFor({ timeout: 30_000 }));
   await done.first().waitFor({ timeout: 60_000 });
   await screenshot(page, 'grant-approved');
   const out = await cli('grants');
   check(new RegExp(`${GRANT}\\s+approved`).test(out) || (out.includes(GRANT) && /approved/.test(out)), `porchlight grants does not list ${GRANT} as approved:\n${out}`);
+}
+
+// zones draws a 4-corner zone named ZONE on the camera's zones page, ticks
+// person, and saves it (signed and sealed in the page).
+async function zones(page, camera) {
+  await page.goto(`${BASE}/#/settings/zones/${encodeURIComponent(camera)}`);
+  const canvas = page.locator(tid('zones-canvas'));
+  await canvas.waitFor({ timeout: 30_000 });
+  // The picture under the canvas: decrypted here (an event thumbnail or a
+  // frame of the newest recording); drawing waits for it so the layout holds.
+  const pic = await page.waitForFunction((sel) => {
+    const i = document.querySelector(sel);
+    return i && i.complete && i.naturalWidth > 0 ? i.naturalWidth : 0;
+  }, tid('zones-snapshot'), { timeout: 60_000 }).then((h) => h.jsonValue()).catch(() => 0);
+  await page.locator(tid('zones-new')).click();
+  const box = await canvas.boundingBox();
+  check(box && box.width > 50 && box.height > 50, `the zones canvas is ${JSON.stringify(box)}: too small to draw on`);
+  for (const [x, y] of ZONE_CORNERS) await canvas.click({ position: { x: x * box.width, y: y * box.height } });
+  await page.locator(tid('zones-finish')).click();
+  const item = page.locator(tid('zone-item')).last();
+  await item.waitFor({ timeout: 5_000 });
+  await item.locator(tid('zone-name')).fill(ZONE);
+  const person = item.locator(tid('zone-class-person'));
+  await person.check();
+  check(await person.isChecked(), 'the zone\'s person box does not stay ticked');
+  await page.locator(tid('zones-save')).click();
+  const status = page.locator(tid('zones-status'));
+  await reauthUnless(page, page.waitForFunction((sel) => /Saved zones version \d+/.test(document.querySelector(sel)?.textContent ?? ''), tid('zones-status'), { timeout: 30_000 }));
+  await page.waitForFunction((sel) => /Saved zones version \d+/.test(document.querySelector(sel)?.textContent ?? ''), tid('zones-status'), { timeout: 60_000 })
+    .catch(async () => {
+      const err = await page.locator(tid('error')).allTextContents().catch(() => []);
+      throw new StepError(`the zones were not saved: status "${await status.textContent()}" ${err.join(' | ')}`);
+    });
+  const text = (await status.textContent()).trim();
+  await screenshot(page, 'zones');
+  return { zone: ZONE, corners: ZONE_CORNERS, status: text, picture_width: pic };
+}
+
+// eventDetail finds the doorbell event in the camera's timeline and opens
+// its page from there.
+async function eventDetail(page, camera) {
+  await page.goto(`${BASE}/#/camera/${encodeURIComponent(camera)}`);
+  const item = page.locator(tid('event-item'), { hasText: /doorbell/i }).first();
+  await item.waitFor({ timeout: 30_000 }).catch(async () => {
+    const n = await page.locator(tid('event-item')).count();
+    throw new StepError(`the timeline lists ${n} events, none a doorbell press`);
+  });
+  const id = await item.getAttribute('data-event');
+  check(id, 'the event item has no data-event');
+  const link = await item.locator('a').first().getAttribute('href');
+  const want = `#/event/${encodeURIComponent(camera)}/${encodeURIComponent(id)}`;
+  check(link && link.startsWith(want), `the event item links to ${link}, want ${want}…`);
+  await screenshot(page, 'timeline-events');
+  await page.goto(`${BASE}/${link}`);
+  await page.locator(tid('event-play')).waitFor({ timeout: 30_000 }).catch(async () => {
+    const err = await page.locator(tid('error')).allTextContents().catch(() => []);
+    throw new StepError(`the event page of ${id} did not open: ${err.join(' | ')}`);
+  });
+  const facts = (await page.locator('.ev-facts').textContent()).replace(/\s+/g, ' ').trim();
+  check(/doorbell/i.test(facts), `the event page does not show a doorbell event: "${facts}"`);
+  // A doorbell press carries no picture: the page must say so; any other
+  // outcome is a decrypted thumbnail.
+  const pic = page.locator('.ev-picture');
+  await page.waitForFunction(() => {
+    const p = document.querySelector('.ev-picture');
+    return p && !p.querySelector('[data-testid="loading"]');
+  }, null, { timeout: 30_000 });
+  let thumb = 'none';
+  if (await page.locator(tid('event-thumb')).count()) {
+    await page.waitForFunction((sel) => { const i = document.querySelector(sel); return i && i.src.startsWith('blob:') && i.complete && i.naturalWidth > 0; },
+      tid('event-thumb'), { timeout: 30_000 });
+    thumb = 'shown';
+  } else {
+    const said = (await pic.textContent()).trim();
+    check(/no thumbnail/i.test(said), `the doorbell event has no thumbnail and the page does not say so: "${said}"`);
+  }
+  await screenshot(page, 'event-doorbell');
+  return { event: id, thumbnail: thumb, facts };
+}
+
+// member: the invited account signs in in a browser of its own, pairs it
+// with its own CLI device, accepts the owner's invite there, the owner's
+// CLI confirms after comparing the authentication string, and the shared
+// camera appears with a decrypted thumbnail and plays.
+async function member(camera) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  try {
+    const mp = await ctx.newPage();
+    watchNetwork(mp);
+    mp.on('pageerror', (e) => { pageErrors.push(String(e)); log(`member page error: ${e}`); });
+    const memberEnv = { ...env, PORCHLIGHT_HOME: MEMBER.home, PORCHLIGHT_PASSWORD: MEMBER.password };
+    await signIn(mp, { email: MEMBER.email, password: MEMBER.password, tag: '-member' });
+    await pair(mp, memberEnv, '-member');
+    const panel = mp.locator(tid('invite-panel'));
+    await panel.waitFor({ timeout: 30_000 });
+    await panel.evaluate((d) => { d.open = true; });
+    await mp.locator(tid('invite-code')).fill(MEMBER.invite);
+    await mp.locator(tid('invite-accept')).click();
+    const sasEl = mp.locator(tid('invite-sas'));
+    await sasEl.waitFor({ timeout: 30_000 }).catch(async () => {
+      const err = await mp.locator(tid('error')).allTextContents().catch(() => []);
+      throw new StepError(`accepting the invite showed no authentication string: ${err.join(' | ')}`);
+    });
+    const sas = (await sasEl.textContent()).trim();
+    await screenshot(mp, 'member-accepted');
+    // Confirming needs a recent sign-in: on a slow run the owner's CLI
+    // signs in again, with a code if the owner has an authenticator app.
+    const ownerEnv = env.PORCHLIGHT_TOTP_SECRET ? { ...env, PORCHLIGHT_TOTP: await totpCode() } : env;
+    const out = await cliAs(ownerEnv, 'members', 'confirm', '--yes', MEMBER.invite);
+    const m = out.match(/Authentication string: (.+)/);
+    check(m && m[1].trim().replace(/\s+/g, ' ') === sas.replace(/\s+/g, ' '), `the member's browser shows "${sas}", the owner's members confirm "${m?.[1]}"`);
+    // The page finds the confirmation by itself; the hub re-seals the
+    // camera's name to the new roster within its roster poll.
+    const card = mp.locator(tid('camera-card'), { has: mp.locator(tid('camera-shared')) })
+      .filter({ has: mp.locator(tid('camera-name'), { hasText: CAMERA }) });
+    const t0 = Date.now();
+    let reloaded = t0;
+    for (;;) {
+      if (await card.count()) break;
+      check(Date.now() - t0 < 90_000, `the shared camera did not appear on the member's grid within 90 s of the confirmation: ${(await mp.locator('body').textContent().catch(() => '')).replace(/\s+/g, ' ').slice(0, 300)}`);
+      await sleep(500);
+      // Listed but not yet readable (its name not re-sealed to the member yet): look again.
+      if (Date.now() - reloaded > 5000 && await mp.locator(tid('camera-shared')).count()) {
+        reloaded = Date.now();
+        await mp.reload();
+      }
+    }
+    const shownAfter = Date.now() - t0;
+    check(await card.getAttribute('data-camera') === camera, `the shared card is camera ${await card.getAttribute('data-camera')}, want ${camera}`);
+    await mp.waitForFunction((sel) => {
+      const i = document.querySelector(sel);
+      return i && i.src.startsWith('blob:') && i.complete && i.naturalWidth > 0;
+    }, `[data-camera="${camera}"] ${tid('camera-thumb')}`, { timeout: 90_000 })
+      .catch(() => { throw new StepError('the shared camera shows no decrypted picture to the member'); });
+    await screenshot(mp, 'member-grid');
+    await mp.goto(`${BASE}/#/camera/${encodeURIComponent(camera)}`);
+    await mp.waitForFunction((sel) => { const v = document.querySelector(sel); return v && v.readyState >= 2; }, tid('player'), { timeout: 60_000 })
+      .catch(() => { throw new StepError('the shared camera\'s recording does not load for the member'); });
+    await screenshot(mp, 'member-recording');
+    return { sas, shown_ms: shownAfter };
+  } finally {
+    await ctx.close();
+  }
 }
 
 async function settingsPages(page) {
@@ -529,6 +707,9 @@ try {
     await step('recording plays and scrubs', () => recording(page, camera));
     await step('clip download', () => download(page));
     if (GRANT) await step('support request approved', () => approveGrant(page));
+    if (ZONE) await step('zone drawn and saved', () => zones(page, camera));
+    if (DOORBELL) await step('doorbell event detail', () => eventDetail(page, camera));
+    if (MEMBER) await step('member sees the shared camera', () => member(camera));
     await step('settings pages', () => settingsPages(page));
     await step('revoked session signs out and stops live view', () => revoke(page, camera));
   }

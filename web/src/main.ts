@@ -10,6 +10,7 @@ import './app/timeline'; // camera timeline, player, clip download, event detail
 import './app/settings'; // settings: sessions, security, cameras, devices, members, grants, audit log (B3)
 import './app/push'; // settings: notifications on this browser (Web Push) (E)
 import './app/zones'; // zones drawn on a snapshot (lead)
+import './app/feed'; import './app/annotate'; // neighbours feed, annotator tool (W, issue 8)
 
 import { boot } from './app/shell';
 

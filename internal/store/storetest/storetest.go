@@ -77,6 +77,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Quota", testQuota},
 		{"CameraSettings", testCameraSettings},
 		{"PushSubscriptions", testPushSubscriptions},
+		{"Feed", testFeed},
+		{"Redactions", testRedactions},
+		{"Campaigns", testCampaigns}, {"ScanWraps", testScanWraps},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

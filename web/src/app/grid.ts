@@ -1,9 +1,10 @@
 // Cameras grid (#/): one card per camera with its decrypted name and the
 // newest thumbnail (an event thumbnail, else a frame decoded from the newest
-// recorded segment), links to live view and the timeline.
-import type { Camera, Household } from '../lib/household';
-import { href, route, type Ctx } from './router';
-import { blobURL, el, emptyState, errorFrom, loading, mount, pageHeader, revokeBlobURL } from './ui';
+// recorded segment), links to live view and the timeline. Cameras other
+// households share with this account are listed too, marked as shared.
+import { acceptInvite, type Camera, type Household } from '../lib/household';
+import { href, navigate, route, type Ctx } from './router';
+import { blobURL, button, el, emptyState, errorFrom, field, loading, mount, pageHeader, revokeBlobURL } from './ui';
 
 route('/', 'Cameras', async (ctx: Ctx) => {
   const h = ctx.household!;
@@ -21,12 +22,12 @@ route('/', 'Cameras', async (ctx: Ctx) => {
     mount(ctx.root, pageHeader('Cameras'), emptyState('No cameras yet.',
       h.role === 'owner'
         ? 'Claim your hub with "porchlight hub claim" on a device that is yours and give it a camera; the camera shows up here once it records.'
-        : 'The household owner has not shared any camera with you yet.'));
+        : 'The household owner has not shared any camera with you yet.'), invitePanel(ctx, true));
     return;
   }
   cams.sort((a, b) => a.name.localeCompare(b.name));
   const cards = cams.map((c) => card(c));
-  mount(ctx.root, pageHeader('Cameras'), el('ul', { class: 'grid', role: 'list' }, cards.map((c) => c.li)));
+  mount(ctx.root, pageHeader('Cameras'), el('ul', { class: 'grid', role: 'list' }, cards.map((c) => c.li)), invitePanel(ctx, false));
   // two thumbnails at a time: each is a fetch + decrypt (+ a decode for the fallback)
   const queue = [...cards];
   const worker = async () => {
@@ -45,22 +46,83 @@ route('/', 'Cameras', async (ctx: Ctx) => {
 /** How often the grid looks for newer thumbnails. */
 const refreshMs = 60_000;
 
+/** How often, after accepting an invite, the grid looks whether the owner confirmed it. */
+const confirmPollMs = 3_000;
+
+/**
+ * invitePanel: accept an owner's invite to see some of their cameras with
+ * this browser's keys (as `porchlight members accept CODE`). It shows the
+ * authentication string the owner compares before confirming, then waits
+ * for the shared cameras to become readable and shows them.
+ */
+function invitePanel(ctx: Ctx, open: boolean): HTMLElement {
+  const h = ctx.household!;
+  const input = el('input', { type: 'text', name: 'invite', autocomplete: 'off', placeholder: 'ABCD-EFGH-JKLM', testid: 'invite-code', maxlength: 36 });
+  const out = el('div', { role: 'status' });
+  const go = button('Accept', () => { void accept(); }, { class: 'primary', testid: 'invite-accept' });
+  const accept = async () => {
+    go.disabled = true;
+    out.replaceChildren(loading('Offering this browser\'s keys…'));
+    try {
+      const acc = await acceptInvite(h.device, input.value);
+      if (ctx.signal.aborted) return;
+      out.replaceChildren(
+        el('p', null, 'Authentication string: ', el('strong', { testid: 'invite-sas' }, acc.sas)),
+        el('p', { class: 'muted small' }, 'Tell the owner this string. They confirm only if their device shows the same one (porchlight members confirm CODE); the cameras then appear here.'));
+      // Wait for the owner's confirmation: the shared cameras turn readable.
+      while (!ctx.signal.aborted) {
+        await new Promise((r) => setTimeout(r, confirmPollMs));
+        if (ctx.signal.aborted) return;
+        const cams = await h.cameras().catch(() => []);
+        if (cams.some((c) => c.shared?.household === acc.household && !c.error)) {
+          navigate('/', { replace: true });
+          return;
+        }
+      }
+    } catch (err) {
+      if (!ctx.signal.aborted) out.replaceChildren(errorFrom(err, 'Accepting the invite'));
+    } finally {
+      go.disabled = false;
+    }
+  };
+  input.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); void accept(); } });
+  const details = el('details', { class: 'card invite-panel', testid: 'invite-panel' },
+    el('summary', null, 'Someone shared cameras with you? Enter their invite code'),
+    el('p', { class: 'muted small' }, 'This browser offers its own keys: the owner confirms it, and only this browser (and devices you accepted invites with) can decrypt the shared cameras.'),
+    field('Invite code', input), el('div', { class: 'actions' }, go), out);
+  details.open = open;
+  details.style.marginTop = '1.5rem';
+  details.style.padding = '0.75rem 1rem';
+  return details;
+}
+
 function card(cam: Camera) {
   const img = el('img', { class: 'thumb', testid: 'camera-thumb', alt: `Latest picture from ${cam.name}`, hidden: true });
   const placeholder = el('div', { class: 'thumb placeholder', 'aria-hidden': 'true' }, el('span', { class: 'spinner' }));
-  const note = el('span', { class: 'thumb-note muted small' }, cam.error ? 'This camera\'s details did not verify: its name is not shown.' : '');
+  const note = el('span', { class: 'thumb-note muted small' }, !cam.error ? ''
+    : cam.shared ? `Shared with you, but not readable in this browser: ${cam.error}`
+      : 'This camera\'s details did not verify: its name is not shown.');
   const state = cam.online === undefined ? null
     : el('span', { class: cam.online ? 'badge online' : 'badge offline' }, cam.online ? 'Online' : 'Offline');
+  // Members: another household's camera shared with this account.
+  const shared = cam.shared
+    ? el('span', { class: 'badge', testid: 'camera-shared', title: `Shared with you by household ${cam.shared.household}` },
+      cam.shared.expires ? `Shared until ${cam.shared.expires.toLocaleDateString()}` : 'Shared with you')
+    : null;
   const li = el('li', { class: 'card camera-card', testid: 'camera-card', 'data-camera': cam.id },
     el('a', { class: 'thumb-link', href: href(`/live/${encodeURIComponent(cam.id)}`), 'aria-label': `Watch ${cam.name} live` }, img, placeholder),
     el('div', { class: 'card-body' },
-      el('div', { class: 'card-title' }, el('h2', { testid: 'camera-name' }, cam.name), state),
+      el('div', { class: 'card-title' }, el('h2', { testid: 'camera-name' }, cam.name), state, shared),
       note,
       el('div', { class: 'row' },
         el('a', { class: 'button primary', href: href(`/live/${encodeURIComponent(cam.id)}`) }, 'Live'),
         el('a', { class: 'button secondary', href: href(`/camera/${encodeURIComponent(cam.id)}`) }, 'Recordings'))));
 
   const load = async (h: Household, signal: AbortSignal) => {
+    if (cam.shared && cam.error) { // nothing of it may be read here: the note says why
+      placeholder.replaceChildren(el('span', { class: 'muted small' }, 'No picture'));
+      return;
+    }
     try {
       let blob = await h.latestThumbnail(cam.id);
       if (!blob && !signal.aborted) blob = await frameOfNewestSegment(h, cam.id, signal);

@@ -88,6 +88,7 @@ function drawNav(current: string): void {
   mount(nav,
     state.household ? link('cameras', 'Cameras', '/') : null,
     state.household ? link('settings', 'Settings', '/settings/sessions') : null,
+    state.me.role === 'annotator' ? link('annotate', 'Annotate', '/annotate') : link('feed', 'Neighbours', '/feed'),
     el('button', { type: 'button', class: 'linklike', testid: 'sign-out', onclick: () => { void signOut(); } }, 'Sign out'));
 }
 
@@ -189,12 +190,12 @@ function takeWanted(): string {
 function guard(r: Route, path: string): ReturnType<Parameters<typeof start>[0]['guard']> {
   const device = state.device as Device;
   if (r.access === 'none') {
-    if (state.me && path === '/signin') return { redirect: state.household ? '/' : '/pair' };
+    if (state.me && path === '/signin') return { redirect: state.household ? '/' : isStaff() ? '/annotate' : '/pair' };
     return { household: state.household, device };
   }
   if (!state.me) { remember(path); return { redirect: '/signin' }; }
   if (r.access === 'session') {
-    if (path === '/pair' && state.household) return { redirect: '/' };
+    if (path === '/pair' && (state.household || isStaff())) return { redirect: isStaff() ? '/annotate' : '/' };
     return { household: state.household, device };
   }
   if (state.householdError) return { error: state.householdError };
@@ -205,7 +206,13 @@ function guard(r: Route, path: string): ReturnType<Parameters<typeof start>[0]['
 /** signedIn is called by the sign-in page once the session cookie is set. */
 export async function signedIn(): Promise<void> {
   await loadSession();
-  navigate(state.household ? takeWanted() : '/pair', { replace: true });
+  navigate(state.household ? takeWanted() : isStaff() ? '/annotate' : '/pair', { replace: true });
+}
+
+/** isStaff: staff accounts (annotators) own no household and never pair. */
+function isStaff(): boolean {
+  const role = (state.me as { role?: string } | null)?.role;
+  return role !== undefined && role !== 'customer' && role !== 'owner' && role !== 'member';
 }
 
 /** paired is called by the pairing page once the roster lists this browser. */

@@ -28,6 +28,10 @@ route('/settings/zones/:camera', 'Zones', async (ctx: Ctx) => {
     if (!cam) { mount(body, pageHeader('Zones'), emptyState('No such camera.', 'It may have been removed.', el('a', { href: '#/settings/cameras' }, 'Back to cameras'))); return; }
     name = cam.name;
     hub = cam.hub;
+    if ((await h.cameraHub(camID)).household !== h.roster.household) {
+      mount(body, pageHeader(`Zones · ${name}`), emptyState('This camera is shared with you.', 'Only its household\'s owners can set where it alerts.', el('a', { href: '#/settings/cameras' }, 'Back to cameras')));
+      return;
+    }
     current = await loadSettings(h.device, h.roster, camID);
   } catch (err) {
     if (ctx.signal.aborted) return;

@@ -3,6 +3,13 @@
 // and thumbnails, decrypted here with this device's keys. It mirrors
 // internal/cli/household.go, export.go and detections.go: nothing it
 // returns has escaped verification.
+//
+// Members: cameras other households share with this account (GET
+// /v1/shared, as internal/cli/shared.go) are listed with the account's own.
+// Each sharing household's roster chain is verified against the root this
+// browser pinned when it accepted the invite (acceptInvite); its cameras
+// are read only while that roster lists this browser as a member with the
+// camera in scope, and verified against that household's hub and owners.
 
 import { api, apiBytes, ApiError } from './api';
 import { decrypt, encrypt, parseRecipient } from './agex';
@@ -14,15 +21,18 @@ import {
   epochKeyJSON, openCamera, openEpochKey, openSegment, verifyEpochFrom, verifyEventFrom, verifyManifestFrom,
   type EpochAnnouncement, type ManifestObject, type SealedEvent,
 } from './objects';
-import { myHousehold, verifiedRoster } from './pair';
-import { entry, KindDevice, KindHub, owners, RoleOwner, type Roster } from './roster';
-import { sha256hex, validID, type Signers } from './signed';
+import { myHousehold, pairSAS, verifiedRoster } from './pair';
+import { checkChain, entry, inScope, KindDevice, KindHub, owners, RoleMember, RoleOwner, RosterAlarm, type Roster } from './roster';
+import { store } from './store';
+import { keyID as keyIDOf, sha256hex, validID, type Signers } from './signed';
 import { grantBody, signGrant } from './grant';
 
 export type { Roster, RosterEntry } from './roster';
 
-/** A camera whose descriptor opened and verified; error says why one did not (then name is its id). */
-export interface Camera { id: string; name: string; hub: string; online?: boolean; error?: string; retentionDays?: number; lastUpload?: Date }
+/** A camera whose descriptor opened and verified; error says why one did not (then name is its id). shared: another household's camera shared with this account. */
+export interface Camera { id: string; name: string; hub: string; online?: boolean; error?: string; retentionDays?: number; lastUpload?: Date; shared?: SharedFrom }
+/** Where a shared camera comes from: the sharing household, and when this account's access ends (none: no end). */
+export interface SharedFrom { household: string; expires?: Date }
 export interface Segment { id: string; camera: string; epoch: string; seq: number; start: Date; end: Date; frames: number; codec: string; size: number }
 export interface PEvent {
   id: string; camera: string; kind: string; classes: string[]; labels: string[]; score: number; zone: string;
@@ -46,7 +56,10 @@ interface ApiCamera { id: string; hub_id: string; descriptor: string; retention_
 interface ApiEpoch { id: string; camera_id: string; announcement: string; wrap?: string; created_at: string }
 interface ApiObject { id: string; kind: string; epoch_id: string; time: string; size: number; sha256: string; data?: string }
 
-interface CamState { c: Camera; hubPub?: Uint8Array }
+/** The household a camera belongs to, with its verified roster; member: shared with this account. */
+interface Scope { household: string; roster: Roster; member: boolean }
+interface CamState { c: Camera; hubPub?: Uint8Array; scope: Scope }
+interface ApiShared { household: string; expires?: string; roster: string[] | null; cameras: ApiCamera[] | null }
 interface EpochState { ann?: EpochAnnouncement; err?: string; wrap?: Uint8Array }
 interface SegRef { o: ManifestObject; camera: string; epoch: string; manifest: string }
 interface EventRef { ev: SealedEvent; epoch: string; object: string }
@@ -100,47 +113,118 @@ export class Household {
     }
   }
 
-  /** Signers trusted for a camera's manifests, announcements and events: its hub and the roster's owner devices. */
-  private trusted(hubId: string, hubPub: Uint8Array): Signers {
+  /** Signers trusted for a camera's manifests, announcements and events: its hub and the owner devices of its household's roster. */
+  private trusted(hubId: string, hubPub: Uint8Array, scope: Scope): Signers {
     const m = new Map<string, Uint8Array>([[hubId, hubPub]]);
-    for (const o of owners(this.roster)) m.set(o.id, o.sign);
+    for (const o of owners(scope.roster)) m.set(o.id, o.sign);
     return (id) => m.get(id);
   }
 
-  private hubKey(hubId: string): Uint8Array {
-    const e = entry(this.roster, hubId);
-    if (!e || e.kind !== KindHub) throw new Error(`hub ${hubId} is not in your household's roster (version ${this.roster.version}): its data cannot be trusted`);
+  private hubKey(hubId: string, roster: Roster = this.roster): Uint8Array {
+    const e = entry(roster, hubId);
+    if (!e || e.kind !== KindHub) {
+      const whose = roster === this.roster ? "your household's roster" : `the roster of household ${roster.household}`;
+      throw new Error(`hub ${hubId} is not in ${whose} (version ${roster.version}): its data cannot be trusted`);
+    }
     return e.sign;
   }
 
   private async loadCameras(): Promise<Map<string, CamState>> {
     if (this.cams) return this.cams;
-    this.requireViewer();
-    const list = (await api<ApiCamera[] | null>('GET', '/v1/cameras')) ?? [];
     const out = new Map<string, CamState>();
-    const kem = deviceSecrets(this.device).kem;
-    for (const a of list) {
-      const c: Camera = { id: a.id, name: a.id, hub: a.hub_id, retentionDays: a.retention_days };
-      if (a.last_upload) {
-        c.lastUpload = new Date(a.last_upload);
-        c.online = Date.now() - c.lastUpload.getTime() < onlineWindowMs;
-      }
-      const st: CamState = { c };
-      try {
-        st.hubPub = this.hubKey(a.hub_id);
-        const d = await openCamera(b64decode(a.descriptor), kem, st.hubPub);
-        if (d.household !== this.roster.household || d.camera !== a.id || d.hub !== a.hub_id) {
-          throw new Error('descriptor is signed for another household, camera or hub');
-        }
-        c.name = d.name;
-      } catch (e) {
-        c.error = `camera ${a.id}: descriptor does not open or verify: ${(e as Error).message}`;
-        st.hubPub = undefined;
-      }
-      out.set(a.id, st);
+    // A browser that is not a device of the account's own household may
+    // still be a member device of households sharing cameras with it.
+    if (this.isDevice) {
+      const own: Scope = { household: this.roster.household, roster: this.roster, member: false };
+      const list = (await api<ApiCamera[] | null>('GET', '/v1/cameras')) ?? [];
+      for (const a of list) out.set(a.id, await this.openApiCamera(a, own));
     }
+    const shared = await this.loadShared(out);
+    if (!this.isDevice && shared === 0) this.requireViewer();
     this.cams = out;
     return out;
+  }
+
+  /** A listed camera with its descriptor opened and verified against scope's roster (error set if not). */
+  private async openApiCamera(a: ApiCamera, scope: Scope, shared?: SharedFrom): Promise<CamState> {
+    const c: Camera = { id: a.id, name: a.id, hub: a.hub_id, retentionDays: a.retention_days };
+    if (shared) c.shared = shared;
+    if (a.last_upload) {
+      c.lastUpload = new Date(a.last_upload);
+      c.online = Date.now() - c.lastUpload.getTime() < onlineWindowMs;
+    }
+    const st: CamState = { c, scope };
+    try {
+      st.hubPub = this.hubKey(a.hub_id, scope.roster);
+      const d = await openCamera(b64decode(a.descriptor), deviceSecrets(this.device).kem, st.hubPub);
+      if (d.household !== scope.household || d.camera !== a.id || d.hub !== a.hub_id) {
+        throw new Error('descriptor is signed for another household, camera or hub');
+      }
+      c.name = d.name;
+    } catch (e) {
+      c.error = `camera ${a.id}: descriptor does not open or verify: ${(e as Error).message}`;
+      st.hubPub = undefined;
+    }
+    return st;
+  }
+
+  /**
+   * Adds the cameras other households share with this account (GET
+   * /v1/shared) to out and answers how many households share. A household
+   * this browser accepted no invite of, or whose roster does not list this
+   * browser as a member with the camera in scope, lists its cameras with
+   * error set; a roster chain that forks from the pin is a RosterAlarm.
+   */
+  private async loadShared(out: Map<string, CamState>): Promise<number> {
+    let list: ApiShared[];
+    try {
+      list = (await api<ApiShared[] | null>('GET', '/v1/shared')) ?? [];
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return 0; // a service without sharing
+      this.warn(`the cameras shared with you could not be listed: ${(e as Error).message}`);
+      return 0;
+    }
+    const pins = await loadSharedPins();
+    const now = new Date();
+    for (const s of list) {
+      if (!validID(s.household)) continue;
+      const from: SharedFrom = { household: s.household, expires: s.expires ? new Date(s.expires) : undefined };
+      const cams = s.cameras ?? [];
+      const fail = (why: string) => {
+        for (const a of cams) {
+          if (!out.has(a.id)) out.set(a.id, { c: { id: a.id, name: a.id, hub: a.hub_id, shared: from, error: why }, scope: { household: s.household, roster: this.roster, member: true } });
+        }
+      };
+      const pin = pins.get(s.household);
+      if (!pin) {
+        fail(`household ${s.household} shares this camera with you, but this browser did not accept its invite, so it holds no key to check that household's roster: ask its owner for an invite and accept it in this browser`);
+        continue;
+      }
+      const served = (s.roster ?? []).map(b64decode);
+      let roster: Roster;
+      try {
+        roster = checkChain(pin, served);
+        if (roster.household !== s.household) throw new RosterAlarm(`the roster served for household ${s.household} names household ${roster.household}; refusing it`);
+      } catch (e) {
+        if (e instanceof RosterAlarm) throw e;
+        fail(`the roster of household ${s.household} does not verify: ${(e as Error).message}`);
+        continue;
+      }
+      if (served.length > pin.versions.length) await saveSharedPin({ ...pin, versions: served });
+      const scope: Scope = { household: s.household, roster, member: true };
+      const me = entry(roster, this.device.id);
+      for (const a of cams) {
+        if (out.has(a.id)) continue;
+        const st = await this.openApiCamera(a, scope, from);
+        const why = memberProblem(roster, me, a.id, now);
+        if (why) {
+          st.c.error = why;
+          st.hubPub = undefined;
+        }
+        out.set(a.id, st);
+      }
+    }
+    return list.length;
   }
 
   /** The household's cameras (listed afresh), sorted by name; those whose descriptor failed carry error. */
@@ -150,28 +234,37 @@ export class Household {
     return cams.sort((a, b) => (a.name === b.name ? (a.id < b.id ? -1 : 1) : a.name < b.name ? -1 : 1));
   }
 
-  private async camera(id: string): Promise<{ c: Camera; hubPub: Uint8Array }> {
+  private async camera(id: string): Promise<{ c: Camera; hubPub: Uint8Array; scope: Scope }> {
     let st = (await this.loadCameras()).get(id);
     if (!st) {
       this.cams = undefined; // a camera added since the listing
       st = (await this.loadCameras()).get(id);
     }
-    if (!st) throw new Error(`no camera ${id} in your household`);
+    if (!st) throw new Error(`no camera ${id} in your household or shared with you`);
     if (!st.hubPub) throw new Error(st.c.error ?? `camera ${id} does not verify`);
-    return { c: st.c, hubPub: st.hubPub };
+    if (st.scope.member) {
+      // The listing may be old: access ends at the roster's not_after.
+      const why = memberProblem(st.scope.roster, entry(st.scope.roster, this.device.id), id, new Date());
+      if (why) throw new Error(why);
+    }
+    return { c: st.c, hubPub: st.hubPub, scope: st.scope };
   }
 
-  /** The verified hub of a camera (id and Ed25519 key), for the live view. */
-  async cameraHub(camera: string): Promise<{ id: string; sign: Uint8Array }> {
-    const { c, hubPub } = await this.camera(camera);
-    return { id: c.hub, sign: hubPub };
+  /**
+   * The verified hub of a camera (id and Ed25519 key) and the household
+   * whose roster lists it (the camera's, which for a shared camera is not
+   * this.roster's), for the live view.
+   */
+  async cameraHub(camera: string): Promise<{ id: string; sign: Uint8Array; household: string }> {
+    const { c, hubPub, scope } = await this.camera(camera);
+    return { id: c.hub, sign: hubPub, household: scope.household };
   }
 
   /** The unwrapped key of a camera's epoch, checked against the verified announcement. */
   private async epochKey(camera: string, epochId: string): Promise<string> {
     const k = this.keys.get(epochId);
     if (k) return k;
-    const { c, hubPub } = await this.camera(camera);
+    const { c, hubPub, scope } = await this.camera(camera);
     let eps = this.epochs.get(camera);
     // The page lives long: a new epoch (a new UTC day, a roster change)
     // appears after the listing was cached, so look again once.
@@ -181,8 +274,8 @@ export class Household {
       for (const e of list) {
         const st: EpochState = {};
         try {
-          st.ann = verifyEpochFrom(b64decode(e.announcement), this.trusted(c.hub, hubPub));
-          if (st.ann.household !== this.roster.household || st.ann.camera !== camera || st.ann.epoch !== e.id) {
+          st.ann = verifyEpochFrom(b64decode(e.announcement), this.trusted(c.hub, hubPub, scope));
+          if (st.ann.household !== scope.household || st.ann.camera !== camera || st.ann.epoch !== e.id) {
             throw new Error('announcement is for another household, camera, epoch or hub');
           }
           if (e.wrap) st.wrap = b64decode(e.wrap);
@@ -206,10 +299,10 @@ export class Household {
     if (!validID(oi.id) || !validID(oi.epoch_id)) throw new Error(`the service listed a manifest with a malformed id "${oi.id}" (epoch "${oi.epoch_id}")`);
     if (!oi.data) throw new Error(`manifest ${oi.id}: the service sent it without its data`);
     const key = await this.epochKey(camera, oi.epoch_id);
-    const { c, hubPub } = await this.camera(camera);
+    const { c, hubPub, scope } = await this.camera(camera);
     let m;
     try {
-      m = verifyManifestFrom(await decrypt(b64decode(oi.data), key), this.trusted(c.hub, hubPub), this.roster.household, camera, oi.epoch_id);
+      m = verifyManifestFrom(await decrypt(b64decode(oi.data), key), this.trusted(c.hub, hubPub, scope), scope.household, camera, oi.epoch_id);
     } catch (e) {
       throw new Error(`manifest ${oi.id} (camera ${c.name}, epoch ${oi.epoch_id}) does not open or verify: ${(e as Error).message}`);
     }
@@ -290,6 +383,7 @@ export class Household {
       return cached;
     }
     const key = await this.epochKey(r.camera, r.epoch);
+    const { scope } = await this.camera(r.camera);
     const ct = await apiBytes(`/v1/objects/${encodeURIComponent(r.o.id)}`, { signal });
     const s = r.o;
     if (ct.length !== s.size) throw new Error(`segment ${s.id} (seq ${s.seq}): the service sent ${ct.length} bytes, its manifest ${r.manifest} lists ${s.size}: refusing it`);
@@ -301,7 +395,7 @@ export class Household {
     } catch (e) {
       throw new Error(`segment ${s.id} (seq ${s.seq}): does not decrypt with the key of epoch ${r.epoch}: ${(e as Error).message}`);
     }
-    if (hdr.household !== this.roster.household || hdr.camera !== r.camera || hdr.epoch !== r.epoch) {
+    if (hdr.household !== scope.household || hdr.camera !== r.camera || hdr.epoch !== r.epoch) {
       throw new Error(`segment ${s.id} (seq ${s.seq}): its sealed header names household ${hdr.household}, camera ${hdr.camera}, epoch ${hdr.epoch}, not the manifest's: refusing it`);
     }
     if (hdr.seq !== s.seq || !hdr.start.equal(s.start) || hdr.durationMs !== s.durationMs || hdr.codec !== s.codec || hdr.frames !== s.frames) {
@@ -325,13 +419,13 @@ export class Household {
    * with any of those classes.
    */
   async events(camera: string, since: Date, opts?: { classes?: string[] }): Promise<PEvent[]> {
-    const { c, hubPub } = await this.camera(camera);
+    const { c, hubPub, scope } = await this.camera(camera);
     const now = new Date();
     const q = `from=${rfc3339s(since)}&to=${rfc3339s(now)}&include=data`;
     const list = (await api<{ objects: ApiObject[] | null }>('GET', `/v1/cameras/${encodeURIComponent(camera)}/events?${q}`)).objects ?? [];
     const best = new Map<string, EventRef>();
     for (const oi of list) {
-      const r = await this.openEvent(camera, c, hubPub, oi);
+      const r = await this.openEvent(camera, c, hubPub, scope, oi);
       const prev = r && best.get(r.ev.id);
       if (r && (!prev || prev.ev.version < r.ev.version)) best.set(r.ev.id, r);
     }
@@ -354,13 +448,13 @@ export class Household {
    * verified (seal.VerifyEventFrom). A failure is recorded in warnings and
    * answers undefined, as does an epoch this device has no key for.
    */
-  private async openEvent(camera: string, c: Camera, hubPub: Uint8Array, oi: ApiObject): Promise<EventRef | undefined> {
+  private async openEvent(camera: string, c: Camera, hubPub: Uint8Array, scope: Scope, oi: ApiObject): Promise<EventRef | undefined> {
     try {
       if (oi.kind !== 'event' || !validID(oi.id) || !validID(oi.epoch_id)) throw new Error(`the service listed a malformed event object "${oi.id}" (kind "${oi.kind}")`);
       if (!oi.data) throw new Error(`event object ${oi.id}: the service sent it without its data`);
       const key = await this.epochKey(camera, oi.epoch_id);
       try {
-        const ev = verifyEventFrom(await decrypt(b64decode(oi.data), key), this.trusted(c.hub, hubPub), this.roster.household, camera, oi.epoch_id);
+        const ev = verifyEventFrom(await decrypt(b64decode(oi.data), key), this.trusted(c.hub, hubPub, scope), scope.household, camera, oi.epoch_id);
         return { ev, epoch: oi.epoch_id, object: oi.id };
       } catch (e) {
         throw new Error(`event object ${oi.id} (camera ${c.name}, epoch ${oi.epoch_id}) does not open or verify: ${(e as Error).message}`);
@@ -397,14 +491,14 @@ export class Household {
    * until one with a thumbnail is found.
    */
   async latestThumbnail(camera: string): Promise<Blob | null> {
-    const { c, hubPub } = await this.camera(camera);
+    const { c, hubPub, scope } = await this.camera(camera);
     const now = new Date();
     for (const days of [1, 7]) {
       const q = `from=${rfc3339s(new Date(now.getTime() - days * 86400_000))}&to=${rfc3339s(now)}&include=data`;
       const list = (await api<{ objects: ApiObject[] | null }>('GET', `/v1/cameras/${encodeURIComponent(camera)}/events?${q}`)).objects ?? [];
       let newest: EventRef | undefined;
       for (let i = list.length - 1; i >= 0; i--) {
-        const r = await this.openEvent(camera, c, hubPub, list[i]);
+        const r = await this.openEvent(camera, c, hubPub, scope, list[i]);
         if (!r?.ev.thumb) continue;
         if (newest && newest.ev.start.ns > r.ev.start.ns) break; // listed by minute: nothing older can be newer
         if (!newest || r.ev.start.ns > newest.ev.start.ns || (r.ev.id === newest.ev.id && r.ev.version > newest.ev.version)) newest = r;
@@ -484,7 +578,7 @@ export class Household {
     if (!g.requester_id) throw new Error(`request ${requestId} names no requesting account: deny it`);
     if (!from.before(to)) throw new Error(`request ${requestId} asks for an empty window: deny it`);
     if (durS > 24 * 3600) throw new Error(`request ${requestId} asks for more than the 24 hours of access allowed: deny it`);
-    const cams = (await this.cameras()).filter((c) => !c.error && (c.id === g.camera || c.name === g.camera));
+    const cams = (await this.cameras()).filter((c) => !c.error && !c.shared && (c.id === g.camera || c.name === g.camera));
     if (cams.length !== 1) {
       throw new Error(`request ${requestId} names camera "${g.camera}", which does not match exactly one of your cameras: deny it, and ask support to file it again with the right name`);
     }
@@ -531,4 +625,91 @@ function toPEvent(camera: string, e: SealedEvent): PEvent {
     start: e.start.date, end: e.end.isZero ? undefined : e.end.date, priority: e.priority, thumb: e.thumb || undefined, version: e.version,
     track: e.track.map((p) => ({ t: p.t.date, box: [p.x0, p.y0, p.x1, p.y1] as [number, number, number, number] })),
   };
+}
+
+/**
+ * memberProblem says why this browser (roster entry me) may not read a
+ * shared camera of roster's household now, or answers null: it must be a
+ * member device of that roster with the camera in scope and its access not
+ * ended (internal/httpapi checks the same; the browser does not rely on it).
+ */
+function memberProblem(roster: Roster, me: ReturnType<typeof entry>, camera: string, now: Date): string | null {
+  if (!me || me.kind !== KindDevice || me.role !== RoleMember) {
+    return `household ${roster.household} shares this camera with your account, but its roster (version ${roster.version}) does not list this browser as a member device: accept an invite from its owner in this browser, and have the owner confirm it`;
+  }
+  if (me.notAfter && !(now < me.notAfter)) return `your access to the cameras of household ${roster.household} ended at ${me.notAfter.toISOString()}: ask its owner to share them again`;
+  if (!inScope(me, camera, now)) return `camera ${camera} is not shared with this browser by household ${roster.household}'s roster (version ${roster.version})`;
+  return null;
+}
+
+// Pins of sharing households: household id → the root key this browser
+// accepted an invite under and the roster versions verified since (the
+// store's record "shared"; the own household's pin is device.ts's).
+const sharedPinsKey = 'shared';
+type StoredShared = Record<string, { household: string; root: string; versions: string[] }>;
+
+async function loadSharedPins(): Promise<Map<string, { household: string; root: Uint8Array; versions: Uint8Array[] }>> {
+  const raw = ((await store().get(sharedPinsKey)) as StoredShared | undefined) ?? {};
+  return new Map(Object.values(raw).map((p) => [p.household, { household: p.household, root: b64decode(p.root), versions: p.versions.map(b64decode) }]));
+}
+
+async function saveSharedPin(p: { household: string; root: Uint8Array; versions: Uint8Array[] }): Promise<void> {
+  const raw = ((await store().get(sharedPinsKey)) as StoredShared | undefined) ?? {};
+  raw[p.household] = { household: p.household, root: b64encode(p.root), versions: p.versions.map(b64encode) };
+  await store().put(sharedPinsKey, raw);
+}
+
+/** Invite codes' alphabet and length (internal/auth: claimAlphabet, claimLen). */
+const codeAlphabet = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
+const codeLen = 12;
+
+/**
+ * normalizeInviteCode reads an invite code as a person may type it (any
+ * case, with or without dashes and spaces) as auth.NormalizeClaimCode
+ * does: ABCD-EFGH-JKLM, or null if it is not one.
+ */
+export function normalizeInviteCode(s: string): string | null {
+  if (s.length > 3 * codeLen) return null;
+  let b = '';
+  for (const ch of s.toUpperCase()) {
+    if (ch === '-' || ch === ' ') continue;
+    if (!codeAlphabet.includes(ch)) return null;
+    b += ch;
+  }
+  if (b.length !== codeLen) return null;
+  return `${b.slice(0, 4)}-${b.slice(4, 8)}-${b.slice(8, 12)}`;
+}
+
+/**
+ * acceptInvite accepts an owner's invite to see some of their cameras with
+ * this browser's keys (as `porchlight members accept CODE`): it posts the
+ * keys, pins the inviting household's root key and answers the
+ * authentication string to compare with what the owner's
+ * `porchlight members confirm CODE` shows. The cameras appear in cameras()
+ * once the owner confirmed. A household pinned before under another root
+ * is a RosterAlarm.
+ */
+export async function acceptInvite(dev: Device, code: string): Promise<{ household: string; sas: string }> {
+  const c = normalizeInviteCode(code);
+  if (!c) throw new Error(`"${code}" is not an invite code: it looks like ABCD-EFGH-JKLM (what the owner's porchlight members invite printed)`);
+  let acc: { household: string; root: string };
+  try {
+    acc = await api<{ household: string; root: string }>('POST', `/v1/members/invites/${encodeURIComponent(c)}/accept`, { name: dev.name, sign: b64encode(dev.signPub), kem: dev.recipient });
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 409) throw new ApiError(e.status, e.code, 'this invite was already accepted by another device: ask the owner for a new invite', e.id);
+    throw e;
+  }
+  if (!validID(acc.household)) throw new Error(`the service answered the invite with a malformed household id "${acc.household}"`);
+  const root = b64decode(acc.root);
+  if (root.length !== 32) throw new Error('the service answered the invite without a valid household key: ask the owner for a new invite');
+  const pins = await loadSharedPins();
+  const old = pins.get(acc.household);
+  if (old) {
+    if (b64encode(old.root) !== b64encode(root)) {
+      throw new RosterAlarm(`household ${acc.household} was pinned to root key ${keyIDOf(old.root)}, the service now says ${keyIDOf(root)}; refusing it`);
+    }
+  } else {
+    await saveSharedPin({ household: acc.household, root, versions: [] });
+  }
+  return { household: acc.household, sas: pairSAS(c, dev.signPub, dev.recipient, root) };
 }

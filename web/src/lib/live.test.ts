@@ -8,11 +8,10 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { b64decode, b64encode } from './bytes';
 import { LiveReceiver, parseLiveFragment } from './live';
 import { keyID, sha256hex } from './signed';
-import { readRepoFile, repoFileExists } from './testing';
+import { readRepoFile } from './testing';
 
 const path = 'testdata/vectors/live-v1.json';
-const have = repoFileExists(path);
-const v = have ? JSON.parse(readRepoFile(path)) : {};
+const v = JSON.parse(readRepoFile(path));
 
 function receiver(over: Partial<{ household: string; camera: string; session: string; device: string; hubSeed: string }> = {}) {
   const hubPub = ed25519.getPublicKey(b64decode(over.hubSeed ?? v.hub_sign_seed));
@@ -23,7 +22,7 @@ function receiver(over: Partial<{ household: string; camera: string; session: st
   }, v.device_kem_identity);
 }
 
-test('live vector: hello verifies, messages open in order', { skip: !have && 'no live vector yet' }, async () => {
+test('live vector: hello verifies, messages open in order', async () => {
   assert.equal(keyID(ed25519.getPublicKey(b64decode(v.device_sign_seed))), v.expect_device);
   assert.equal(keyID(b64decode(v.hub_sign_pub)), v.expect_hub);
   const rx = receiver();
@@ -44,7 +43,7 @@ test('live vector: hello verifies, messages open in order', { skip: !have && 'no
   }
 });
 
-test('live vector: reordered, replayed and tampered messages are refused', { skip: !have && 'no live vector yet' }, async () => {
+test('live vector: reordered, replayed and tampered messages are refused', async () => {
   const msgs: Uint8Array[] = v.messages.map(b64decode);
   // Reordered: message 1 first.
   let rx = receiver();
@@ -71,7 +70,7 @@ test('live vector: reordered, replayed and tampered messages are refused', { ski
   await assert.rejects(rx.open(msgs[0]), /before the hello/);
 });
 
-test('live vector: a hello for another session, camera or device, or not from the hub, is refused', { skip: !have && 'no live vector yet' }, async () => {
+test('live vector: a hello for another session, camera or device, or not from the hub, is refused', async () => {
   await assert.rejects(receiver({ session: 'livesessionbbbbbbbbbbbbbbb' }).openHello(v.hello), /another household, camera, session or device/);
   await assert.rejects(receiver({ camera: 'camerabbbbbbbbbbbbbbbbbbbb' }).openHello(v.hello), /another/);
   await assert.rejects(receiver({ device: 'bbbbbbbbbbbbbbbbbbbb' }).openHello(v.hello), /another/);

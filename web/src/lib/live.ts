@@ -158,7 +158,7 @@ export function openLive(h: Household, camera: string, handlers: LiveHandlers): 
     const sess = await api<{ id: string; camera: string; url: string; expires_at: string }>('POST', `/v1/cameras/${encodeURIComponent(camera)}/live`, { device_id: h.device.id });
     if (closed) return;
     if (!validID(sess.id) || sess.camera !== camera) throw new Error('porchlightd answered a live session for another camera');
-    const rx = new LiveReceiver({ household: h.roster.household, camera, session: sess.id, device: h.device.id, hub }, deviceSecrets(h.device).kem);
+    const rx = new LiveReceiver({ household: hub.household, camera, session: sess.id, device: h.device.id, hub }, deviceSecrets(h.device).kem);
     const url = new URL(sess.url, location.href);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     const sock = new WebSocket(url.href);

@@ -10,10 +10,9 @@ import { Household } from './household';
 import { CloseRefused, openLive } from './live';
 import { sha256hex } from './signed';
 import { store } from './store';
-import { installFakeService, readRepoFile, repoFileExists } from './testing';
+import { installFakeService, readRepoFile } from './testing';
 
-const have = repoFileExists('testdata/vectors/live-v1.json');
-const v = have ? JSON.parse(readRepoFile('testdata/vectors/live-v1.json')) : {};
+const v = JSON.parse(readRepoFile('testdata/vectors/live-v1.json'));
 
 class FakeSocket {
   static script: (s: FakeSocket) => void;
@@ -60,7 +59,7 @@ async function run(script: (s: FakeSocket) => void): Promise<Seen> {
   return seen;
 }
 
-test('openLive plays the vector and reports porchlightd\'s close', { skip: !have && 'no live vector yet' }, async () => {
+test('openLive plays the vector and reports porchlightd\'s close', async () => {
   const seen = await run((s) => {
     assert.equal(s.url, `wss://porchlight.test/v1/live/${v.expect_session}`);
     s.send(JSON.stringify({ type: 'status', state: 'waiting_for_hub' }));
@@ -76,7 +75,7 @@ test('openLive plays the vector and reports porchlightd\'s close', { skip: !have
   assert.deepEqual(seen.closed, [4003, 'camera_offline']);
 });
 
-test('openLive refuses a tampered message and closes the socket', { skip: !have && 'no live vector yet' }, async () => {
+test('openLive refuses a tampered message and closes the socket', async () => {
   const seen = await run((s) => {
     s.send(v.hello);
     s.send(b64decode(v.messages[0]));
@@ -90,7 +89,7 @@ test('openLive refuses a tampered message and closes the socket', { skip: !have 
   assert.equal(FakeSocket.last?.closedWith?.[0], CloseRefused);
 });
 
-test('openLive reports a signed-out start as 4001 session_ended', { skip: !have && 'no live vector yet' }, async () => {
+test('openLive reports a signed-out start as 4001 session_ended', async () => {
   await store().put('device', { v: 1, id: v.expect_device, name: 'vector browser', kem: v.device_kem_identity, sign: v.device_sign_seed });
   await store().del('pin');
   const dev = await loadOrCreateDevice('unused');
