@@ -516,24 +516,39 @@ func (s *Server) relayToViewer(ctx context.Context, c *caller, v *liveView, conn
 	}
 }
 
+// waitParam reads a long poll's ?wait= (none: 0), capped at limit.
+func waitParam(r *http.Request, limit time.Duration) (time.Duration, error) {
+	q := r.URL.Query().Get("wait")
+	if q == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(q)
+	if err != nil || d < 0 {
+		return 0, errInvalid("wait must be a duration such as 25s")
+	}
+	return min(d, limit), nil
+}
+
+// hubPoll registers a hub's long poll in the stream registry, under a name
+// no session has (kind + hub id), so a shutdown (CloseStreams) answers it
+// at once. Its context ends then or with the request; call done when the
+// poll returns.
+func (s *Server) hubPoll(r *http.Request, kind string, hb *store.Hub) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(r.Context())
+	st := &stream{session: kind + hb.ID, account: "hub:" + hb.ID, cancel: cancel, wake: make(chan struct{}, 1)}
+	s.streams.add(st)
+	return ctx, func() { s.streams.remove(st); cancel() }
+}
+
 // hubLiveRequests is GET /v1/hub/live?wait=25s (hub): the live views
 // waiting for this hub; with wait, held until one arrives or wait passes.
 func (s *Server) hubLiveRequests(w http.ResponseWriter, r *http.Request, hb *store.Hub) error {
-	var wait time.Duration
-	if q := r.URL.Query().Get("wait"); q != "" {
-		d, err := time.ParseDuration(q)
-		if err != nil || d < 0 {
-			return errInvalid("wait must be a duration such as 25s")
-		}
-		wait = min(d, maxLiveWait)
+	wait, err := waitParam(r, maxLiveWait)
+	if err != nil {
+		return err
 	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	// In the stream registry under a name no session has, so a shutdown
-	// (CloseStreams) answers it at once.
-	st := &stream{session: "hub-live-poll:" + hb.ID, account: "hub:" + hb.ID, cancel: cancel, wake: make(chan struct{}, 1)}
-	s.streams.add(st)
-	defer s.streams.remove(st)
+	ctx, done := s.hubPoll(r, "hub-live-poll:", hb)
+	defer done()
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {

@@ -233,19 +233,12 @@ func (s *Server) redactionResult(w http.ResponseWriter, r *http.Request, c *call
 // of its cameras, handed out once (they become running). With wait, held
 // until one arrives or wait passes.
 func (s *Server) hubRedactions(w http.ResponseWriter, r *http.Request, hb *store.Hub) error {
-	var wait time.Duration
-	if q := r.URL.Query().Get("wait"); q != "" {
-		d, err := time.ParseDuration(q)
-		if err != nil || d < 0 {
-			return errInvalid("wait must be a duration such as 25s")
-		}
-		wait = min(d, maxRedactionWait)
+	wait, err := waitParam(r, maxRedactionWait)
+	if err != nil {
+		return err
 	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	st := &stream{session: "hub-redaction-poll:" + hb.ID, account: "hub:" + hb.ID, cancel: cancel, wake: make(chan struct{}, 1)}
-	s.streams.add(st)
-	defer s.streams.remove(st)
+	ctx, done := s.hubPoll(r, "hub-redaction-poll:", hb)
+	defer done()
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	tick := time.NewTicker(redactionRecheck)
