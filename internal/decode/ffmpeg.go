@@ -43,6 +43,9 @@ func (d *Decoder) args(rate float64) []string {
 		"-filter_threads", "1",
 		// one decoding thread: no frame-threading delay, least CPU per camera
 		"-threads", "1", "-probesize", "32", "-analyzeduration", "0",
+		// the deblocking filter is an eighth of the decoding CPU; analysis
+		// at 640 px does not need it
+		"-skip_loop_filter", "all",
 		"-f", demux, "-framerate", formatRate(rate), "-i", "pipe:0",
 		"-an", "-vf", vf, "-fps_mode", "passthrough",
 		"-f", "rawvideo", "-flush_packets", "1", "pipe:1",

@@ -137,7 +137,9 @@ func referenceGray(tb testing.TB, codec string, stream []byte, width, w, h int) 
 	if codec == H265 {
 		demux = "hevc"
 	}
-	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-threads", "1", "-f", demux, "-i", "pipe:0",
+	// The same decoder options as Decoder's (no deblocking), so that its
+	// frames are bit-exact copies of the reference's.
+	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-threads", "1", "-skip_loop_filter", "all", "-f", demux, "-i", "pipe:0",
 		"-vf", "scale="+strconv.Itoa(width)+":-2:flags=bilinear,format=gray", "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1")
 	cmd.Stdin = bytes.NewReader(stream)
 	var stderr bytes.Buffer

@@ -297,6 +297,15 @@ func (d *Detector) InputSize() (w, h int) { return d.w, d.h }
 // resized to the model's input). Detections are sorted by score, highest
 // first.
 func (d *Detector) Detect(f *frame.Frame) ([]Detection, error) {
+	return d.DetectMin(f, d.cfg.MinScore)
+}
+
+// MinScore is the lowest score Detect reports (Config.MinScore).
+func (d *Detector) MinScore() float32 { return d.cfg.MinScore }
+
+// DetectMin is Detect reporting detections down to minScore instead of
+// Config.MinScore (the tracker continues tracks with less sure ones).
+func (d *Detector) DetectMin(f *frame.Frame, minScore float32) ([]Detection, error) {
 	if f == nil || f.W <= 0 || f.H <= 0 || len(f.RGB) != f.W*f.H*3 {
 		if f == nil {
 			return nil, errors.New("detect: nil frame")
@@ -312,13 +321,13 @@ func (d *Detector) Detect(f *frame.Frame) ([]Detection, error) {
 	if err := d.session.Run(); err != nil {
 		return nil, fmt.Errorf("detect: run model: %w", err)
 	}
-	return d.decode(), nil
+	return d.decode(minScore), nil
 }
 
 // decode turns the raw outputs into detections: every (anchor, class
-// column) whose score reaches MinScore becomes a candidate, then per-class
+// column) whose score reaches minScore becomes a candidate, then per-class
 // NMS keeps the best of overlapping candidates.
-func (d *Detector) decode() []Detection {
+func (d *Detector) decode(minScore float32) []Detection {
 	boxes, scores, anchors := d.boxes.GetData(), d.scores.GetData(), d.anchors.GetData()
 	cands := d.cands[:0]
 	for i := range d.n {
@@ -327,7 +336,7 @@ func (d *Detector) decode() []Detection {
 		decoded := false
 		for _, c := range d.columns {
 			s := row[c.index]
-			if s < d.cfg.MinScore {
+			if s < minScore {
 				continue
 			}
 			if !decoded {

@@ -459,3 +459,41 @@ func cpuTime(tb testing.TB) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestDetectMin: DetectMin at a lower score reports what Detect reports and
+// more, none below the asked score; at the configured score it is Detect.
+func TestDetectMin(t *testing.T) {
+	d := mustOpen(t, Config{})
+	if d.MinScore() != 0.4 {
+		t.Errorf("MinScore() = %v, want the default 0.4", d.MinScore())
+	}
+	f := mustJPEG(t, filepath.Join(darknetData, "person.jpg"))
+	def, err := d.Detect(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := d.DetectMin(f, d.MinScore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(def, same); diff != "" {
+		t.Errorf("DetectMin at MinScore differs from Detect (-Detect +DetectMin):\n%s", diff)
+	}
+	low, err := d.DetectMin(f, 0.1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(low) <= len(def) {
+		t.Errorf("DetectMin(0.1) found %d detections, want more than Detect's %d", len(low), len(def))
+	}
+	for _, g := range low {
+		if g.Score < 0.1 {
+			t.Errorf("DetectMin(0.1) reported %s at %.2f", g.Label, g.Score)
+		}
+	}
+	for _, w := range def {
+		if !slices.ContainsFunc(low, func(g Detection) bool { return g.Label == w.Label && IoU(g.Box, w.Box) > 0.9 }) {
+			t.Errorf("DetectMin(0.1) lost %s at %+v", w.Label, w.Box)
+		}
+	}
+}

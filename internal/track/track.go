@@ -63,6 +63,11 @@ type Config struct {
 	Zones []Zone
 	// Rules filter detections per class.
 	Rules []Rule
+	// StartScore is the least score that starts a track: a detection
+	// below it only continues a track of its class that exists (by
+	// overlap, or by distance once confirmed). Zero: every detection may
+	// start one.
+	StartScore float32
 	// MinIoU is the least overlap that associates a detection with a
 	// track. It defaults to 0.2.
 	MinIoU float32
@@ -129,6 +134,8 @@ type Track struct {
 	Last  time.Time    // latest detection
 	// Moving is true once the track has moved; it stays true.
 	Moving bool
+	// Alerted is true once the track has raised its alert; it stays true.
+	Alerted bool
 	// Zone is the name of the first zone that contains the track and
 	// alerts for its class, or else of the first zone that contains it;
 	// empty when in none (or when no zones are configured).
@@ -235,7 +242,7 @@ func (t *Tracker) Update(now time.Time, dets []detect.Detection) (tracks []Track
 				continue
 			}
 			for di, d := range dets {
-				if matchedD[di] || (pass != 1) != (d.Class == s.Class) {
+				if matchedD[di] || (pass != 1) != (d.Class == s.Class) || (pass == 1 && d.Score < t.cfg.StartScore) {
 					continue
 				}
 				if pass < 2 {
@@ -270,7 +277,7 @@ func (t *Tracker) Update(now time.Time, dets []detect.Detection) (tracks []Track
 		}
 	}
 	for di, d := range dets {
-		if matchedD[di] {
+		if matchedD[di] || d.Score < t.cfg.StartScore {
 			continue
 		}
 		s := &state{
@@ -290,7 +297,7 @@ func (t *Tracker) Update(now time.Time, dets []detect.Detection) (tracks []Track
 			s.Moving = true
 		}
 		if !s.alerted && s.Moving && t.alerting(s) {
-			s.alerted = true
+			s.alerted, s.Alerted = true, true
 			alerts = append(alerts, Alert{Track: s.snapshot(), Start: s.First})
 		}
 		tracks = append(tracks, s.snapshot())

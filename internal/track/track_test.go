@@ -341,3 +341,30 @@ func TestCarDrivesIn(t *testing.T) {
 		t.Fatalf("got alerts %+v, want one vehicle alert", alerts)
 	}
 }
+
+// TestStartScore: detections below StartScore never start a track, but
+// continue one that exists, so a person the detector is less sure of for a
+// while stays one track and still alerts.
+func TestStartScore(t *testing.T) {
+	tr := New(Config{StartScore: 0.4})
+	last, alerts := run(tr, 20, func(i int) []detect.Detection {
+		return []detect.Detection{det(detect.Person, "person", 0.3, box(0.2+0.02*float32(i), 0.5, 0.1, 0.3))}
+	})
+	if len(last) != 0 || len(alerts) != 0 {
+		t.Fatalf("low-score detections alone: %d tracks, %d alerts, want none", len(last), len(alerts))
+	}
+	tr = New(Config{StartScore: 0.4})
+	last, alerts = run(tr, 20, func(i int) []detect.Detection {
+		score := float32(0.3)
+		if i == 0 {
+			score = 0.8
+		}
+		return []detect.Detection{det(detect.Person, "person", score, box(0.2+0.02*float32(i), 0.5, 0.1, 0.3))}
+	})
+	if len(last) != 1 || len(last[0].Path) != 20 {
+		t.Fatalf("one sure detection then low ones: tracks %+v, want one of 20 sightings", last)
+	}
+	if len(alerts) != 1 || !last[0].Alerted {
+		t.Errorf("got %d alerts (Alerted %v), want 1", len(alerts), last[0].Alerted)
+	}
+}
