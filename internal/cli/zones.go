@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -152,7 +151,7 @@ func (h *household) cameraSettings(ctx context.Context, c *camera) (*seal.Camera
 	if err != nil {
 		return nil, fmt.Errorf("camera %s: the stored zones do not open with this device's key (they were sealed before it was added; set them again): %w", clean(c.Name), err)
 	}
-	s, err := seal.VerifyCameraSettings(pt, h.ownerSigners(), h.roster.Household, c.ID)
+	s, err := seal.VerifyCameraSettings(pt, h.roster.OwnerSigners(), h.roster.Household, c.ID)
 	if err != nil {
 		return nil, fmt.Errorf("camera %s: the stored zones are not signed by an owner device of your roster: %w", clean(c.Name), err)
 	}
@@ -160,18 +159,6 @@ func (h *household) cameraSettings(ctx context.Context, c *camera) (*seal.Camera
 		return nil, fmt.Errorf("camera %s: the service labels the zones version %d, but they say %d", clean(c.Name), cs.Version, s.Version)
 	}
 	return s, nil
-}
-
-// ownerSigners trusts the owner devices of the verified roster.
-func (h *household) ownerSigners() seal.Signers {
-	return func(id string) ed25519.PublicKey {
-		for _, e := range h.roster.Owners() {
-			if e.ID == id {
-				return e.Sign
-			}
-		}
-		return nil
-	}
 }
 
 // settingsRecipients are the camera's hub and every owner device.

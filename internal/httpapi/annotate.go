@@ -159,7 +159,7 @@ func (s *Server) annotateTask(r *http.Request, c *caller) (store.Donation, store
 		return store.Donation{}, store.Campaign{}, err
 	}
 	if d = s.lapseDonation(ctx, d); d.State != api.DonationActive {
-		return store.Donation{}, store.Campaign{}, errCopyGone("this clip's consent was " + d.State + ": the copy and its labels are gone")
+		return store.Donation{}, store.Campaign{}, errGone("this clip's consent was " + d.State + ": the copy and its labels are gone")
 	}
 	return d, camp, nil
 }
@@ -179,7 +179,7 @@ func (s *Server) annotateMedia(w http.ResponseWriter, r *http.Request, c *caller
 	}
 	rc, size, err := s.Blobs.Get(ctx, d.BlobKey)
 	if errors.Is(err, blob.ErrNotFound) {
-		return errCopyGone("the copy is gone")
+		return errGone("the copy is gone")
 	}
 	if err != nil {
 		return fmt.Errorf("open campaign copy: %w", err)
@@ -249,7 +249,7 @@ func (s *Server) putAnnotateLabels(w http.ResponseWriter, r *http.Request, c *ca
 	ctx := r.Context()
 	err = s.Store.PutLabels(ctx, d.ID, b, c.account, s.Now().UTC())
 	if errors.Is(err, store.ErrConflict) {
-		return errCopyGone("this clip's consent ended meanwhile: the copy and its labels are gone")
+		return errGone("this clip's consent ended meanwhile: the copy and its labels are gone")
 	}
 	if err != nil {
 		return fmt.Errorf("store labels: %w", err)

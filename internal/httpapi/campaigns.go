@@ -35,9 +35,6 @@ const (
 	maxRetentionDays   = seal.MaxRetentionDays
 )
 
-// errGone answers for a campaign copy that was withdrawn or has expired.
-func errCopyGone(msg string) error { return &httpError{http.StatusGone, "gone", msg, nil} }
-
 func apiCampaign(c store.Campaign) api.Campaign {
 	return api.Campaign{ID: c.ID, Purpose: c.Purpose, Classes: slices.Clone(c.Classes), RetentionDays: c.RetentionDays,
 		Org: c.Org, Country: c.Country, Recipient: c.Recipient, Created: c.Created}

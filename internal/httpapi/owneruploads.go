@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"maps"
@@ -59,11 +58,7 @@ func (s *Server) rosterOwners(ctx context.Context, household string) (seal.Signe
 	if latest == nil {
 		return nil, errConflict("the household has no roster yet")
 	}
-	owners := map[string]ed25519.PublicKey{}
-	for _, e := range latest.Owners() {
-		owners[e.ID] = ed25519.PublicKey(e.Sign)
-	}
-	return func(id string) ed25519.PublicKey { return owners[id] }, nil
+	return latest.OwnerSigners(), nil
 }
 
 // putOwnerEpoch is PUT /v1/epochs/{id}: an owner-signed epoch with its wraps.

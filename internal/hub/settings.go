@@ -10,7 +10,6 @@ package hub
 
 import (
 	"context"
-	"crypto/ed25519"
 	"net/http"
 	"time"
 
@@ -113,7 +112,7 @@ func (r *recorder) openSettings(sealed []byte) (*seal.CameraSettings, error) {
 	if err != nil {
 		return nil, err
 	}
-	return seal.VerifyCameraSettings(pt, ownerSigners(r.h.currentRoster()), r.h.household(), r.id)
+	return seal.VerifyCameraSettings(pt, r.h.currentRoster().OwnerSigners(), r.h.household(), r.id)
 }
 
 func (r *recorder) applySettings(s *seal.CameraSettings) {
@@ -134,19 +133,4 @@ func (r *recorder) zones() []track.Zone {
 		return s.Zones
 	}
 	return r.cam.zones()
-}
-
-// ownerSigners trusts the owner devices of ro.
-func ownerSigners(ro *seal.Roster) seal.Signers {
-	return func(id string) ed25519.PublicKey {
-		if ro == nil {
-			return nil
-		}
-		for _, e := range ro.Owners() {
-			if e.ID == id {
-				return ed25519.PublicKey(e.Sign)
-			}
-		}
-		return nil
-	}
 }
