@@ -8,7 +8,8 @@ import { deviceProtection, protectDeviceWithPasskey } from '../lib/device';
 import { drawQR } from './settings_qr';
 import { route, type Ctx } from './router';
 import type { Me } from './shell';
-import { act, settingsPage, webauthnCreate, withReauth } from './settings_common';
+import { act, settingsPage, withReauth } from './settings_common';
+import { webauthnCreate } from './webauthn';
 import { button, el, emptyState, errorFrom, field, fmtDateTime, loading, mount, pageHeader, toast, type Child } from './ui';
 
 interface Passkey { id: string; name: string; created_at: string; last_used?: string }

@@ -5,6 +5,7 @@ import { api, ApiError } from '../lib/api';
 import { rerender, route, type Ctx } from './router';
 import { deviceName, signedIn, takeSignedOutNotice } from './shell';
 import { button, el, field, mount, toast } from './ui';
+import { webauthnGet } from './webauthn';
 
 interface SessionResponse { session_id: string; role: string; device_token?: string; recovery_codes_left?: number }
 interface MFAChallenge { token: string; methods: string[]; passkey?: { publicKey: Record<string, unknown> }; expires_at: string }
@@ -164,7 +165,7 @@ route('/signin', 'Sign in', (ctx: Ctx) => {
       const controls = form.querySelectorAll<HTMLInputElement | HTMLButtonElement>('input, button');
       controls.forEach((c) => { c.disabled = true; });
       try {
-        if (how.passkey) body.passkey = await getAssertion(mfa.passkey!.publicKey, ctx.signal);
+        if (how.passkey) body.passkey = await webauthnGet(mfa.passkey!.publicKey, ctx.signal);
         const s = await api<SessionResponse>('POST', '/v1/login/mfa', body, { signal: ctx.signal });
         await finish(s);
       } catch (err) {
@@ -185,7 +186,7 @@ route('/signin', 'Sign in', (ctx: Ctx) => {
     setBusy(true);
     try {
       const begin = await api<PasskeyBegin>('POST', '/v1/login/passkey/begin', {}, { signal: ctx.signal });
-      const credential = await getAssertion(begin.options.publicKey, ctx.signal);
+      const credential = await webauthnGet(begin.options.publicKey, ctx.signal);
       // The session is bound to this browser's device (live views are
       // encrypted to it; it ends when the device leaves the roster).
       const s = await api<SessionResponse>('POST', '/v1/login/passkey/finish', {
@@ -199,45 +200,3 @@ route('/signin', 'Sign in', (ctx: Ctx) => {
     }
   }
 }, { access: 'none' });
-
-// --- WebAuthn JSON <-> binary (go-webauthn speaks base64url in JSON) ---
-
-function b64urlToBytes(s: string): Uint8Array<ArrayBuffer> {
-  const b = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4));
-  const out = new Uint8Array(b.length);
-  for (let i = 0; i < b.length; i++) out[i] = b.charCodeAt(i);
-  return out;
-}
-
-function bytesToB64url(buf: ArrayBuffer | ArrayBufferView): string {
-  const u = buf instanceof ArrayBuffer ? new Uint8Array(buf) : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  let s = '';
-  for (const x of u) s += String.fromCharCode(x);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-/** getAssertion runs navigator.credentials.get with the server's options and returns the JSON go-webauthn parses. */
-async function getAssertion(pk: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
-  const opts: PublicKeyCredentialRequestOptions = {
-    ...(pk as object),
-    challenge: b64urlToBytes(String(pk.challenge)),
-    allowCredentials: Array.isArray(pk.allowCredentials)
-      ? (pk.allowCredentials as { id: string; type: 'public-key'; transports?: AuthenticatorTransport[] }[])
-        .map((c) => ({ type: c.type, id: b64urlToBytes(c.id), transports: c.transports }))
-      : undefined,
-  } as PublicKeyCredentialRequestOptions;
-  const cred = (await navigator.credentials.get({ publicKey: opts, signal })) as PublicKeyCredential | null;
-  if (!cred) throw new Error('No passkey was chosen. Try again, or use your password.');
-  const r = cred.response as AuthenticatorAssertionResponse;
-  return {
-    id: cred.id, rawId: bytesToB64url(cred.rawId), type: cred.type,
-    authenticatorAttachment: cred.authenticatorAttachment ?? undefined,
-    clientExtensionResults: cred.getClientExtensionResults(),
-    response: {
-      clientDataJSON: bytesToB64url(r.clientDataJSON),
-      authenticatorData: bytesToB64url(r.authenticatorData),
-      signature: bytesToB64url(r.signature),
-      userHandle: r.userHandle ? bytesToB64url(r.userHandle) : undefined,
-    },
-  };
-}
