@@ -61,6 +61,7 @@ type stats struct {
 	analysed  int
 	infer     []time.Duration
 	latencies []time.Duration
+	pipeline  []time.Duration // capture → analysed, per analysed frame
 	ffmpegCPU time.Duration
 }
 
@@ -113,12 +114,13 @@ func run(cams, seconds int, src string) error {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &after)
 	goCPU := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) / time.Duration(cams)
 
-	var infer, lat []time.Duration
+	var infer, lat, pipe []time.Duration
 	var ffCPU time.Duration
 	frames, analysed := 0, 0
 	for _, s := range all {
 		infer = append(infer, s.infer...)
 		lat = append(lat, s.latencies...)
+		pipe = append(pipe, s.pipeline...)
 		ffCPU += s.ffmpegCPU
 		frames += s.frames
 		analysed += s.analysed
@@ -129,6 +131,7 @@ func run(cams, seconds int, src string) error {
 	fmt.Printf("%-44s %s\n", "metric", "value")
 	fmt.Printf("%-44s %.1f %% of a core (Go %.1f %%, ffmpeg %.1f %%)\n", "CPU per camera during motion", 100*perCam, 100*float64(goCPU)/float64(wall), 100*float64(ffCPU)/float64(wall))
 	fmt.Printf("%-44s %s / %s (%d frames)\n", "inference per frame, p50 / p95", pct(infer, 50), pct(infer, 95), len(infer))
+	fmt.Printf("%-44s %s / %s\n", "capture → frame analysed, p50 / p95", pct(pipe, 50), pct(pipe, 95))
 	fmt.Printf("%-44s %s / %s (%d alerts)\n", "motion onset → alert, p50 / p95", pct(lat, 50), pct(lat, 95), len(lat))
 	fmt.Printf("%-44s %d of %d\n", "frames analysed (motion-gated)", analysed, frames)
 	fmt.Printf("%-44s %.1f\n", "cameras per core (all moving all the time)", 1/perCam)
@@ -151,6 +154,7 @@ func camera(det *detect.Detector, aus [][][]byte, s *stats) {
 				continue
 			}
 			s.infer = append(s.infer, r.Infer)
+			s.pipeline = append(s.pipeline, time.Since(f.Time))
 			s.analysed++
 			for _, a := range r.Alerts {
 				// The alert is raised now. Motion onset is when the

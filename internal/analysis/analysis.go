@@ -94,7 +94,7 @@ func (c *Chain) Frame(f *frame.Frame) (Result, error) {
 		return r, err
 	}
 	r.Analysed = true
-	r.Tracks, r.Alerts = c.track.Update(f.Time, dets)
+	r.Tracks, r.Alerts = c.track.UpdateWithMotion(f.Time, dets, r.Motion.Regions)
 	c.tracks = r.Tracks
 	return r, nil
 }

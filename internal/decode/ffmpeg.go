@@ -21,6 +21,7 @@ type proc struct {
 	cmd        *exec.Cmd
 	stdin      io.WriteCloser
 	rate       float64
+	release    bool // every second frame out is a release frame (pickWithRelease)
 	frames     atomic.Uint64
 	stopping   atomic.Bool   // stdin closed: errors are expected
 	readerDone chan struct{} // stdout read to the end
@@ -34,10 +35,17 @@ func (d *Decoder) args(rate float64) []string {
 		demux = "hevc"
 	}
 	if d.cfg.Color {
-		pix = "rgb24"
+		// Scaling stays in YUV and the conversion to RGB is a separate,
+		// unscaled step: swscale's scaled RGB output is its slow path
+		// (about 1 ms a 640-px frame here, against 0.3 ms for both steps).
+		pix = "yuv420p,format=rgb24"
 	}
-	vf := fmt.Sprintf("fps=%s,scale=%d:-2:flags=bilinear,format=%s,showinfo=checksum=0",
-		formatRate(min(d.cfg.FPS, rate)), d.cfg.Width, pix)
+	pick := "fps=" + formatRate(min(d.cfg.FPS, rate))
+	if releases(d.cfg.FPS, rate) {
+		pick = pickWithRelease(d.cfg.FPS, rate)
+	}
+	vf := fmt.Sprintf("%s,scale=%d:-2:flags=bilinear,format=%s,showinfo=checksum=0",
+		pick, d.cfg.Width, pix)
 	return []string{
 		"-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info",
 		"-filter_threads", "1",
@@ -50,6 +58,30 @@ func (d *Decoder) args(rate float64) []string {
 		"-an", "-vf", vf, "-fps_mode", "passthrough",
 		"-f", "rawvideo", "-flush_packets", "1", "pipe:1",
 	}
+}
+
+// releases reports whether frames are picked with a release frame after
+// each (pickWithRelease): when the input has at least two pictures per
+// output interval. Slower inputs use the fps filter.
+func releases(fps, rate float64) bool { return rate >= 2*fps }
+
+// pickWithRelease is the select filter that keeps about fps frames a
+// second of an input at rate, each followed at once by a release frame.
+//
+// ffmpeg 5.1 writes a frame out only once the next one leaves the filter
+// graph, so a kept frame alone would wait a whole output interval (200 ms at
+// 5 fps) before reaching us. The release frame is the picture right after
+// each kept one: it pushes the kept frame out one input interval later, and
+// readFrames discards it (every second frame written). Variables: ld(0) is
+// when the next frame is due on ffmpeg's clock (t), ld(1) is n+2 of the
+// latest kept frame, so the frame after it is the release. A frame is kept
+// once it is within half an input interval of being due; after a gap the
+// schedule restarts from it.
+func pickWithRelease(fps, rate float64) string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
+	period, half := f(1/fps), f(0.5/rate)
+	return "select='if(eq(n+1,ld(1)),1," +
+		"if(gte(t,ld(0)-" + half + "),st(0,if(gt(t,ld(0)+" + half + "),t,ld(0))+" + period + ")*0+st(1,n+2)*0+1,0))'"
 }
 
 func formatRate(r float64) string {
@@ -74,7 +106,7 @@ func (d *Decoder) start(rate float64) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("decode: starting ffmpeg: %w", err)
 	}
-	p := &proc{cmd: cmd, stdin: stdin, rate: rate, readerDone: make(chan struct{}), stderrDone: make(chan struct{})}
+	p := &proc{cmd: cmd, stdin: stdin, rate: rate, release: releases(d.cfg.FPS, rate), readerDone: make(chan struct{}), stderrDone: make(chan struct{})}
 	d.statMu.Lock()
 	d.cur = p
 	d.statMu.Unlock()
@@ -133,6 +165,7 @@ func (d *Decoder) readFrames(p *proc, stdout io.Reader, infos <-chan frameInfo) 
 	if d.cfg.Color {
 		wantPix, bpp = "rgb24", 3
 	}
+	var scratch []byte // release frames are read into it and dropped
 	for n := 0; ; n++ {
 		fi, ok := <-infos
 		if !ok {
@@ -143,7 +176,17 @@ func (d *Decoder) readFrames(p *proc, stdout io.Reader, infos <-chan frameInfo) 
 			p.cmd.Process.Kill()
 			return
 		}
-		buf := make([]byte, fi.W*fi.H*bpp)
+		size := fi.W * fi.H * bpp
+		if p.release && n%2 == 1 {
+			if cap(scratch) < size {
+				scratch = make([]byte, size)
+			}
+			if _, err := io.ReadFull(stdout, scratch[:size]); err != nil {
+				return
+			}
+			continue
+		}
+		buf := make([]byte, size)
 		if _, err := io.ReadFull(stdout, buf); err != nil {
 			return
 		}

@@ -53,7 +53,9 @@ var ErrMissingAsset = errors.New("detection asset missing: run `bash scripts/set
 type Config struct {
 	// Dir holds the assets. It defaults to DefaultAssetsDir().
 	Dir string
-	// Threads is the number of threads one inference uses. It defaults to 2.
+	// Threads is the number of threads one inference uses. It defaults to 1:
+	// with the integer model a second thread saves about 1 ms of the 9 but
+	// costs a third more CPU.
 	Threads int
 	// MinScore is the lowest score reported. It defaults to 0.4.
 	MinScore float32
@@ -140,7 +142,7 @@ func Open(cfg Config) (*Detector, error) {
 		cfg.Dir = DefaultAssetsDir()
 	}
 	if cfg.Threads <= 0 {
-		cfg.Threads = 2
+		cfg.Threads = 1
 	}
 	if cfg.MinScore <= 0 {
 		cfg.MinScore = 0.4

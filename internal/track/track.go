@@ -1,6 +1,9 @@
 // Package track follows detected objects across frames and decides which of
 // them are worth an alert: an object of an alerting class that moves inside
-// a zone where that class alerts, once per object.
+// a zone where that class alerts, once per object. A person or animal the
+// detector is sure of also alerts when it stands still but stirs (motion
+// over its box), so someone waiting at the door is not missed; vehicles
+// must move, so parked cars never alert.
 //
 // Association is greedy, by overlap (IoU) first and then by centre distance
 // relative to the object's size, so detector misses and low frame rates do
@@ -94,6 +97,18 @@ type Config struct {
 	// MaxPath caps the boxes kept in Track.Path (the oldest are
 	// dropped). It defaults to 300.
 	MaxPath int
+	// Stirring lists the classes whose confirmed tracks alert without
+	// having moved, as long as motion covers at least a tenth of their box
+	// (see UpdateWithMotion) and their best score reaches StirScore:
+	// someone standing at the door, not a person-shaped poster, and not a
+	// swaying tree the detector half takes for a person. Vehicles are not
+	// in it by default, so parked cars with pedestrians passing in front
+	// never alert. Nil means person and animal; an empty, non-nil slice
+	// turns it off.
+	Stirring []detect.Class
+	// StirScore is the best detection score a Stirring track needs. It
+	// defaults to 0.6.
+	StirScore float32
 }
 
 func (c Config) withDefaults() Config {
@@ -117,6 +132,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPath <= 0 {
 		c.MaxPath = 300
+	}
+	if c.StirScore <= 0 {
+		c.StirScore = 0.6
+	}
+	if c.Stirring == nil {
+		c.Stirring = []detect.Class{detect.Person, detect.Animal}
 	}
 	return c
 }
@@ -169,8 +190,9 @@ func abs32(x float32) float32 {
 	return x
 }
 
-// Alert is raised once per track, the first time it is a moving object of
-// an alerting class inside a zone where that class alerts.
+// Alert is raised once per track, the first time it is a moving (or, for a
+// Config.Stirring class, stirring) object of an alerting class inside a
+// zone where that class alerts.
 type Alert struct {
 	Track Track
 	Start time.Time // when the track was first seen
@@ -213,6 +235,13 @@ func (t *Tracker) SetZones(z []Zone) { t.cfg.Zones = z }
 // raised by this frame. Call it with no detections to age tracks out when the
 // detector did not run.
 func (t *Tracker) Update(now time.Time, dets []detect.Detection) (tracks []Track, alerts []Alert) {
+	return t.UpdateWithMotion(now, dets, nil)
+}
+
+// UpdateWithMotion is Update with the frame's motion regions (from package
+// motion): a confirmed track of a Config.Stirring class that motion covers
+// alerts without having to move first.
+func (t *Tracker) UpdateWithMotion(now time.Time, dets []detect.Detection, motion []detect.Box) (tracks []Track, alerts []Alert) {
 	// Drop tracks not seen for too long.
 	t.tracks = slices.DeleteFunc(t.tracks, func(s *state) bool {
 		return now.Sub(s.Last) > t.cfg.MaxGap
@@ -296,7 +325,8 @@ func (t *Tracker) Update(now time.Time, dets []detect.Detection) (tracks []Track
 		if !s.Moving && s.confirmed(t.cfg) && s.moved(now, t.cfg) {
 			s.Moving = true
 		}
-		if !s.alerted && s.Moving && t.alerting(s) {
+		active := s.Moving || (s.confirmed(t.cfg) && s.Score >= t.cfg.StirScore && slices.Contains(t.cfg.Stirring, s.Class) && stirring(s.Box, motion))
+		if !s.alerted && active && t.alerting(s) {
 			s.alerted, s.Alerted = true, true
 			alerts = append(alerts, Alert{Track: s.snapshot(), Start: s.First})
 		}
@@ -348,6 +378,23 @@ func (t *Tracker) alerting(s *state) bool {
 		}
 	}
 	return false
+}
+
+// stirring reports whether motion regions cover at least a tenth of box.
+func stirring(box detect.Box, motion []detect.Box) bool {
+	area := box.Area()
+	if area <= 0 {
+		return false
+	}
+	var covered float32
+	for _, m := range motion {
+		w := min(box.X1, m.X1) - max(box.X0, m.X0)
+		h := min(box.Y1, m.Y1) - max(box.Y0, m.Y0)
+		if w > 0 && h > 0 {
+			covered += w * h
+		}
+	}
+	return covered >= area/10
 }
 
 // confirmed reports whether the track is real enough to move and alert: seen

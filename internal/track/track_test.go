@@ -368,3 +368,48 @@ func TestStartScore(t *testing.T) {
 		t.Errorf("got %d alerts (Alerted %v), want 1", len(alerts), last[0].Alerted)
 	}
 }
+
+// TestStirringAlertsWithoutMoving: someone standing at the door, with motion
+// over them, alerts once confirmed, without walking first; the same person
+// without motion (a poster), a doubtful detection (score below StirScore)
+// and a parked car with people passing in front of it do not.
+func TestStirringAlertsWithoutMoving(t *testing.T) {
+	person := box(0.5, 0.6, 0.12, 0.4)
+	car := box(0.3, 0.3, 0.2, 0.1)
+	onPerson := []detect.Box{box(0.5, 0.5, 0.08, 0.1)} // arms and head: a fifth of the box
+	for _, tc := range []struct {
+		name   string
+		d      detect.Detection
+		motion []detect.Box
+		cfg    Config
+		alerts int
+		at     int // frame of the alert
+	}{
+		{"standing person, stirring", det(detect.Person, "person", 0.8, person), onPerson, Config{}, 1, 2},
+		{"standing dog, stirring", det(detect.Animal, "dog", 0.7, person), onPerson, Config{}, 1, 2},
+		{"poster: no motion on it", det(detect.Person, "person", 0.8, person), nil, Config{}, 0, 0},
+		{"motion elsewhere", det(detect.Person, "person", 0.8, person), []detect.Box{box(0.1, 0.1, 0.1, 0.1)}, Config{}, 0, 0},
+		{"doubtful person", det(detect.Person, "person", 0.5, person), onPerson, Config{}, 0, 0},
+		{"parked car, people passing in front", det(detect.Vehicle, "car", 0.9, car), []detect.Box{car}, Config{}, 0, 0},
+		{"turned off", det(detect.Person, "person", 0.8, person), onPerson, Config{Stirring: []detect.Class{}}, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := New(tc.cfg)
+			var alerts []Alert
+			at := -1
+			for i := range 50 {
+				_, a := tr.UpdateWithMotion(t0.Add(time.Duration(i)*step), []detect.Detection{tc.d}, tc.motion)
+				if len(a) > 0 && at < 0 {
+					at = i
+				}
+				alerts = append(alerts, a...)
+			}
+			if len(alerts) != tc.alerts {
+				t.Fatalf("%d alerts, want %d", len(alerts), tc.alerts)
+			}
+			if tc.alerts > 0 && at != tc.at {
+				t.Errorf("alert at frame %d, want %d (the third sighting)", at, tc.at)
+			}
+		})
+	}
+}

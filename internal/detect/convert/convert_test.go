@@ -49,39 +49,60 @@ func mustRealModel(tb testing.TB) *tflite.Model {
 
 func TestConvertRealModel(t *testing.T) {
 	m := mustRealModel(t)
-	onnx, info, err := Convert(m)
-	if err != nil {
-		t.Fatal(err)
+	ops := map[string]int{
+		"CONV_2D": 55, "DEPTHWISE_CONV_2D": 17, "ADD": 10,
+		"RESHAPE": 13, "CONCATENATION": 2, "LOGISTIC": 1,
 	}
-	want := &Info{
-		Input:   []int64{1, 300, 300, 3},
-		Boxes:   []int64{1, 1917, 4},
-		Scores:  []int64{1, 1917, 91},
-		Anchors: []int64{1917, 4},
-		Ops: map[string]int{
-			"CONV_2D": 55, "DEPTHWISE_CONV_2D": 17, "ADD": 10,
-			"RESHAPE": 13, "CONCATENATION": 2, "LOGISTIC": 1,
-		},
-		// 98 operators, each clipped to its quantized output range; input
-		// transpose, cast, sub, mul; 12 transposes before the box
-		// predictors' reshapes; 3 output identities.
-		Nodes:        98 + 98 + 4 + 12 + 3,
-		Clips:        98,
-		StoppedAtOps: 98,
-	}
-	if diff := cmp.Diff(want, info); diff != "" {
-		t.Errorf("info (-want +got):\n%s", diff)
-	}
-	// Dequantized float32 weights: about 4× the 6 MB quantized model.
-	if n := len(onnx); n < 20<<20 || n > 30<<20 {
-		t.Errorf("onnx model is %d bytes, want 20–30 MiB", n)
-	}
-	again, _, err := Convert(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(onnx, again) {
-		t.Error("conversion is not deterministic")
+	for _, tc := range []struct {
+		name       string
+		opts       Options
+		want       *Info
+		minB, maxB int
+	}{
+		{"integer", Options{}, &Info{
+			Input: []int64{1, 300, 300, 3}, Boxes: []int64{1, 1917, 4}, Scores: []int64{1, 1917, 91}, Anchors: []int64{1917, 4},
+			Ops: ops,
+			// input transpose; 72 QLinearConvs, whose uint8 saturation is
+			// the ReLU6 (no Clip); 10 additions as DequantizeLinear of both
+			// inputs, Add and QuantizeLinear; 12 box and class predictor
+			// outputs dequantized and transposed before their reshapes;
+			// the float tail (13 reshapes, 2 concatenations, the logistic),
+			// each clipped to its quantized range; 3 output identities.
+			Nodes:        1 + 72 + 10*4 + 12*2 + 16*2 + 3,
+			Clips:        16,
+			QLinearConvs: 72,
+			StoppedAtOps: 98,
+		}, 5 << 20, 8 << 20}, // uint8 weights: about the size of the TFLite model
+		{"float", Options{Float: true}, &Info{
+			Input: []int64{1, 300, 300, 3}, Boxes: []int64{1, 1917, 4}, Scores: []int64{1, 1917, 91}, Anchors: []int64{1917, 4},
+			Ops: ops,
+			// 98 operators, each clipped to its quantized output range;
+			// input transpose, cast, sub, mul; 12 transposes before the
+			// box predictors' reshapes; 3 output identities.
+			Nodes:        98 + 98 + 4 + 12 + 3,
+			Clips:        98,
+			StoppedAtOps: 98,
+		}, 20 << 20, 30 << 20}, // dequantized float32 weights: about 4×
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			onnx, info, err := Convert(m, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, info); diff != "" {
+				t.Errorf("info (-want +got):\n%s", diff)
+			}
+			if n := len(onnx); n < tc.minB || n > tc.maxB {
+				t.Errorf("onnx model is %d bytes, want %d–%d", n, tc.minB, tc.maxB)
+			}
+			again, _, err := Convert(m, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(onnx, again) {
+				t.Error("conversion is not deterministic")
+			}
+		})
 	}
 }
 
@@ -189,6 +210,57 @@ func TestConvertTinyModel(t *testing.T) {
 	}
 }
 
+// TestConvertTinyModelInteger: the integer graph keeps TFLite's uint8
+// weights (as int8, shifted by 128 with their zero point), requantizes the
+// bias to input scale × weight scale, and clamps the fused ReLU6 in the
+// uint8 domain.
+func TestConvertTinyModelInteger(t *testing.T) {
+	m := tinyModel(tflite.OpConv2D)
+	c := &conv{m: m, sg: &m.Subgraphs[0], name: map[int]string{}, nchw: map[int]bool{}, nhwcOf: map[int]string{},
+		qname: map[int]string{}, qparam: map[int][2]string{}, info: &Info{Ops: map[string]int{}}, quant: true}
+	if err := c.run(); err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, n := range c.g.nodes {
+		ops = append(ops, n.op)
+	}
+	wantOps := []string{"Transpose", "QLinearConv", "Clip", "DequantizeLinear", "Transpose", "Reshape", "Clip", "Sigmoid", "Clip"}
+	if diff := cmp.Diff(wantOps, ops); diff != "" {
+		t.Errorf("nodes (-want +got):\n%s", diff)
+	}
+	inits := map[string]initializer{}
+	for _, in := range c.g.inits {
+		inits[in.name] = in
+	}
+	conv := c.g.nodes[1]
+	if len(conv.inputs) != 9 {
+		t.Fatalf("QLinearConv inputs %v", conv.inputs)
+	}
+	// Input quantization: scale 1/128, zero point 128, as in TFLite.
+	if s, zp := inits[conv.inputs[1]], inits[conv.inputs[2]]; s.f32[0] != 1.0/128 || zp.u8[0] != 128 || zp.s8 {
+		t.Errorf("input scale %v zero point %v", s.f32, zp.u8)
+	}
+	w, wzp := inits[conv.inputs[3]], inits[conv.inputs[5]]
+	// TFLite byte 34 (see TestConvertTinyModel) at ONNX index 38, as int8
+	// 34−128 with zero point 10−128: the same real value 0.5·(34−10).
+	if !w.s8 || !wzp.s8 || !cmp.Equal(w.dims, []int64{2, 3, 3, 3}) || int8(w.u8[38]) != 34-128 || int8(wzp.u8[0]) != 10-128 {
+		t.Errorf("weights %v dims %v [38]=%d, zero point %d", w.s8, w.dims, int8(w.u8[38]), int8(wzp.u8[0]))
+	}
+	// Bias 0.25 and 0.5 in scale (1/128)·0.5.
+	if b := inits[conv.inputs[8]]; !cmp.Equal(b.i32, []int32{64, 128}) {
+		t.Errorf("bias %v, want [64 128]", b.i32)
+	}
+	// Output scale 0.1, zero point 20: ReLU6 is 20..80 in uint8.
+	clip := c.g.nodes[2]
+	if lo, hi := inits[clip.inputs[1]].u8[0], inits[clip.inputs[2]].u8[0]; lo != 20 || hi != 80 {
+		t.Errorf("integer clip [%d, %d], want [20, 80]", lo, hi)
+	}
+	if c.info.QLinearConvs != 1 {
+		t.Errorf("%d integer convolutions, want 1", c.info.QLinearConvs)
+	}
+}
+
 func TestConvertDepthwiseWeights(t *testing.T) {
 	m := tinyModel(tflite.OpDepthwiseConv2D)
 	sg := &m.Subgraphs[0]
@@ -219,7 +291,7 @@ func TestConvertDepthwiseWeights(t *testing.T) {
 		}
 	}
 	sg.Operators[0].Options.DepthMultiplier = 3
-	if _, _, err := Convert(m); !errors.Is(err, ErrUnsupported) {
+	if _, _, err := Convert(m, Options{}); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("wrong depth multiplier: %v, want ErrUnsupported", err)
 	}
 }
@@ -240,10 +312,12 @@ func TestConvertRejects(t *testing.T) {
 		},
 		"weights unquantized": func(m *tflite.Model) { m.Subgraphs[0].Tensors[1].Quant = nil },
 	} {
-		m := tinyModel(tflite.OpConv2D)
-		edit(m)
-		if _, _, err := Convert(m); !errors.Is(err, ErrUnsupported) {
-			t.Errorf("%s: got %v, want ErrUnsupported", name, err)
+		for _, opts := range []Options{{}, {Float: true}} {
+			m := tinyModel(tflite.OpConv2D)
+			edit(m)
+			if _, _, err := Convert(m, opts); !errors.Is(err, ErrUnsupported) {
+				t.Errorf("%s (%+v): got %v, want ErrUnsupported", name, opts, err)
+			}
 		}
 	}
 }
@@ -292,8 +366,10 @@ func FuzzConvert(f *testing.F) {
 			DepthMultiplier: int(mult), Activation: tflite.Activation(act)}
 		sg.Operators[1].Code = int(code2)
 		sg.Operators[1].Options.Axis = int(axis)
-		if _, _, err := Convert(m); err != nil && !errors.Is(err, ErrUnsupported) {
-			t.Fatalf("error %v does not wrap ErrUnsupported", err)
+		for _, opts := range []Options{{}, {Float: true}} {
+			if _, _, err := Convert(m, opts); err != nil && !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("%+v: error %v does not wrap ErrUnsupported", opts, err)
+			}
 		}
 	})
 }

@@ -15,6 +15,8 @@ import (
 const (
 	onnxFloat = 1
 	onnxUint8 = 2
+	onnxInt8  = 3
+	onnxInt32 = 6
 	onnxInt64 = 7
 )
 
@@ -44,13 +46,15 @@ type node struct {
 	attrs   []attr
 }
 
-// initializer is a constant tensor; exactly one of f32, i64, u8 is set.
+// initializer is a constant tensor; exactly one of f32, i32, i64, u8 is set.
 type initializer struct {
 	name string
 	dims []int64
 	f32  []float32
+	i32  []int32
 	i64  []int64
 	u8   []byte
+	s8   bool // u8 holds int8 values (two's complement)
 }
 
 type valueInfo struct {
@@ -144,12 +148,21 @@ func (t initializer) marshal() []byte {
 		for i, v := range t.f32 {
 			binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
 		}
+	case t.i32 != nil:
+		b = appendInt(b, 2, onnxInt32)
+		raw = make([]byte, 4*len(t.i32))
+		for i, v := range t.i32 {
+			binary.LittleEndian.PutUint32(raw[4*i:], uint32(v))
+		}
 	case t.i64 != nil:
 		b = appendInt(b, 2, onnxInt64)
 		raw = make([]byte, 8*len(t.i64))
 		for i, v := range t.i64 {
 			binary.LittleEndian.PutUint64(raw[8*i:], uint64(v))
 		}
+	case t.s8:
+		b = appendInt(b, 2, onnxInt8)
+		raw = t.u8
 	default:
 		b = appendInt(b, 2, onnxUint8)
 		raw = t.u8

