@@ -11,12 +11,12 @@
 // # Frame times
 //
 // Raw Annex-B carries no timestamps, so ffmpeg numbers frames on a
-// synthetic clock and its fps filter picks among them. To know exactly which
+// synthetic clock and its filters pick among them. To know exactly which
 // input picture each output frame is, the Decoder puts a small SEI
 // (user_data_unregistered, UUID "porchlight-time1") carrying a sequence
 // number in front of each picture it feeds. ffmpeg's H.264 and H.265
-// decoders attach it to the decoded frame, the fps and scale filters keep
-// it, and the showinfo filter prints it on stderr just before the frame is
+// decoders attach it to the decoded frame, the select (or fps) and scale
+// filters keep it, and the showinfo filter prints it on stderr just before the frame is
 // written to stdout. Frame.Time is then the exact anchor+PTS of the input
 // access unit the frame was decoded from: the error is zero, whatever the
 // reordering (B-frames), dropped input or decoding errors. Only the choice of
@@ -28,15 +28,20 @@
 //
 // # Latency and cost
 //
-// A frame reaches the consumer about 240 ms after its access unit was
-// written (720p, 25 fps in, 5 fps out, measured by BenchmarkLatency720p):
-// one input frame for the fps filter to see the next picture, and one
-// output interval because ffmpeg 5.1 writes a filtered frame only when the
-// next one leaves the filter graph. Each access unit is followed by an
-// access unit delimiter so that ffmpeg's parser need not wait for the next
-// one. ffmpeg decodes with one thread (no frame-threading delay, least CPU
-// per camera): about 4 % of a core per 720p H.264 camera here, 6 % for
-// H.265 (BenchmarkCPU720p).
+// A frame reaches the consumer about 45 ms after its access unit was
+// written (720p, 25 fps in, 5 fps out, measured by BenchmarkLatency720p).
+// ffmpeg 5.1 writes a filtered frame only when the next one reaches its
+// output, so a kept frame alone would wait a whole output interval (200 ms
+// at 5 fps). Frames are therefore picked by a select expression that also
+// lets through the picture right after each kept one (a release frame,
+// read and discarded; see pickWithRelease), for inputs of at least twice
+// the output rate; slower inputs use the fps filter. Each access unit is
+// followed by an access unit delimiter so that ffmpeg's parser need not
+// wait for the next one. Scaling happens in YUV and the RGB conversion is a
+// separate unscaled step, about a third of the cost of a scaled RGB output.
+// ffmpeg decodes with one thread (no frame-threading delay, least CPU per
+// camera): about 4 % of a core per 720p H.264 camera here, 5.5 % for H.265
+// (BenchmarkCPU720p).
 //
 // # Failures
 //
