@@ -109,6 +109,11 @@ type Config struct {
 	// StirScore is the best detection score a Stirring track needs. It
 	// defaults to 0.6.
 	StirScore float32
+	// AlertScore is the best detection score any track needs to alert: a
+	// track the detector was never more than half sure of (a swaying tree
+	// taken for a person at 0.47) follows along but does not alert. It
+	// defaults to 0.5.
+	AlertScore float32
 }
 
 func (c Config) withDefaults() Config {
@@ -132,6 +137,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPath <= 0 {
 		c.MaxPath = 300
+	}
+	if c.AlertScore <= 0 {
+		c.AlertScore = 0.5
 	}
 	if c.StirScore <= 0 {
 		c.StirScore = 0.6
@@ -326,7 +334,7 @@ func (t *Tracker) UpdateWithMotion(now time.Time, dets []detect.Detection, motio
 			s.Moving = true
 		}
 		active := s.Moving || (s.confirmed(t.cfg) && s.Score >= t.cfg.StirScore && slices.Contains(t.cfg.Stirring, s.Class) && stirring(s.Box, motion))
-		if !s.alerted && active && t.alerting(s) {
+		if !s.alerted && active && s.Score >= t.cfg.AlertScore && t.alerting(s) {
 			s.alerted, s.Alerted = true, true
 			alerts = append(alerts, Alert{Track: s.snapshot(), Start: s.First})
 		}

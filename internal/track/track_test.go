@@ -413,3 +413,20 @@ func TestStirringAlertsWithoutMoving(t *testing.T) {
 		})
 	}
 }
+
+// TestAlertScore: a walking track the detector was never more than half
+// sure of follows along but does not alert; at 0.55 it does.
+func TestAlertScore(t *testing.T) {
+	for _, tc := range []struct {
+		score  float32
+		alerts int
+	}{{0.45, 0}, {0.55, 1}} {
+		tr := New(Config{})
+		_, alerts := run(tr, 40, func(i int) []detect.Detection {
+			return []detect.Detection{det(detect.Person, "person", tc.score, box(0.1+0.02*float32(i), 0.6, 0.08, 0.3))}
+		})
+		if len(alerts) != tc.alerts {
+			t.Errorf("score %.2f: %d alerts, want %d", tc.score, len(alerts), tc.alerts)
+		}
+	}
+}
