@@ -21,7 +21,7 @@ type proc struct {
 	cmd        *exec.Cmd
 	stdin      io.WriteCloser
 	rate       float64
-	release    bool // every second frame out is a release frame (pickWithRelease)
+	release    bool // frames are picked with release frames (pickWithRelease)
 	frames     atomic.Uint64
 	stopping   atomic.Bool   // stdin closed: errors are expected
 	readerDone chan struct{} // stdout read to the end
@@ -72,7 +72,7 @@ func releases(fps, rate float64) bool { return rate >= 2*fps }
 // graph, so a kept frame alone would wait a whole output interval (200 ms at
 // 5 fps) before reaching us. The release frame is the picture right after
 // each kept one: it pushes the kept frame out one input interval later, and
-// readFrames discards it (every second frame written). Variables: ld(0) is
+// readFrames discards it (it carries the tag right after the kept frame's). Variables: ld(0) is
 // when the next frame is due on ffmpeg's clock (t), ld(1) is n+2 of the
 // latest kept frame, so the frame after it is the release. A frame is kept
 // once it is within half an input interval of being due; after a gap the
@@ -166,6 +166,11 @@ func (d *Decoder) readFrames(p *proc, stdout io.Reader, infos <-chan frameInfo) 
 		wantPix, bpp = "rgb24", 3
 	}
 	var scratch []byte // release frames are read into it and dropped
+	// A release frame is the picture right after a kept one. It is known by
+	// its tag, not by counting, so a frame ffmpeg never outputs (a picture
+	// lost to corrupt input) cannot swap kept and release frames.
+	var lastSeq uint64
+	lastKept := false
 	for n := 0; ; n++ {
 		fi, ok := <-infos
 		if !ok {
@@ -177,7 +182,9 @@ func (d *Decoder) readFrames(p *proc, stdout io.Reader, infos <-chan frameInfo) 
 			return
 		}
 		size := fi.W * fi.H * bpp
-		if p.release && n%2 == 1 {
+		release := p.release && lastKept && fi.Tagged && fi.Seq == lastSeq+1
+		lastSeq, lastKept = fi.Seq, fi.Tagged && !release
+		if release {
 			if cap(scratch) < size {
 				scratch = make([]byte, size)
 			}
