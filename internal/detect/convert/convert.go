@@ -460,16 +460,20 @@ func (c *conv) clip(nodeName string, ti int, v string, act tflite.Activation, nc
 	}
 	out := v
 	if !math.IsInf(float64(lo), -1) || !math.IsInf(float64(hi), 1) {
-		in := v + "_unclipped"
-		c.g.nodes[len(c.g.nodes)-1].outputs = []string{in}
-		mn := c.constF32(v+"_min", nil, []float32{lo})
-		mx := c.constF32(v+"_max", nil, []float32{hi})
-		c.add("Clip", nodeName+"_clip", []string{in, mn, mx}, []string{out})
-		c.info.Clips++
+		c.clipLast(nodeName, v, c.constF32(v+"_min", nil, []float32{lo}), c.constF32(v+"_max", nil, []float32{hi}))
 	}
 	c.name[ti] = out
 	c.nchw[ti] = nchw
 	return nil
+}
+
+// clipLast renames the output of the node just added and clips it, between
+// the constants mn and mx, back into value v.
+func (c *conv) clipLast(nodeName, v, mn, mx string) {
+	in := v + "_unclipped"
+	c.g.nodes[len(c.g.nodes)-1].outputs = []string{in}
+	c.add("Clip", nodeName+"_clip", []string{in, mn, mx}, []string{v})
+	c.info.Clips++
 }
 
 // clipInteger records uint8 NCHW value v as tensor ti. The uint8 saturation
@@ -491,12 +495,7 @@ func (c *conv) clipInteger(nodeName string, ti int, v string, act tflite.Activat
 		qhi = 255
 	}
 	if qlo > 0 || qhi < 255 {
-		in := v + "_unclipped"
-		c.g.nodes[len(c.g.nodes)-1].outputs = []string{in}
-		mn := c.constU8(v+"_min", nil, []byte{byte(qlo)})
-		mx := c.constU8(v+"_max", nil, []byte{byte(qhi)})
-		c.add("Clip", nodeName+"_clip", []string{in, mn, mx}, []string{v})
-		c.info.Clips++
+		c.clipLast(nodeName, v, c.constU8(v+"_min", nil, []byte{byte(qlo)}), c.constU8(v+"_max", nil, []byte{byte(qhi)}))
 	}
 	c.qname[ti] = v
 	return nil
