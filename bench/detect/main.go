@@ -32,7 +32,10 @@ import (
 	"github.com/porchlight/porchlight/internal/track"
 )
 
-var threadsFlag *int
+var (
+	threadsFlag *int
+	slowFlag    *time.Duration
+)
 
 func main() {
 	cams := flag.Int("cameras", 2, "simulated cameras")
@@ -40,6 +43,7 @@ func main() {
 	threadsFlag = flag.Int("threads", 0, "inference threads (0: the detector's default)")
 	src := flag.String("clip", "/usr/share/doc/opencv-doc/examples/data/vtest.avi", "source clip")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the Go side here")
+	slowFlag = flag.Duration("slow", 0, "print the track of every alert slower than this (0: none)")
 	flag.Parse()
 	if *prof != "" {
 		f, err := os.Create(*prof)
@@ -163,7 +167,11 @@ func camera(det *detect.Detector, aus [][][]byte, s *stats) {
 				// (camera time = wall time of its access unit). For an
 				// object walking in, that is its first sighting; for one
 				// that stood first, when it set off.
-				s.latencies = append(s.latencies, time.Since(a.Track.Onset()))
+				lat := time.Since(a.Track.Onset())
+				s.latencies = append(s.latencies, lat)
+				if *slowFlag > 0 && lat > *slowFlag {
+					printSlow(a.Track, lat)
+				}
 			}
 		}
 	}()
@@ -189,6 +197,18 @@ func camera(det *detect.Detector, aus [][][]byte, s *stats) {
 	s.ffmpegCPU = dec.Stats().CPU
 	close(frames)
 	<-done
+}
+
+// printSlow shows a slow alert's track: each sighting's time from onset,
+// centre and size in pixels of a 640×360 frame.
+func printSlow(t track.Track, lat time.Duration) {
+	on := t.Onset()
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "slow alert: %v after onset, track %d %s (best %.2f), first seen %v before onset:", lat.Round(time.Millisecond), t.ID, t.Class, t.Score, on.Sub(t.First).Round(time.Millisecond))
+	for i, x := range t.Path {
+		fmt.Fprintf(&b, " [%v %.0f,%.0f %.0fx%.0f]", t.Times[i].Sub(on).Round(10*time.Millisecond), (x.X0+x.X1)/2*640, (x.Y0+x.Y1)/2*360, (x.X1-x.X0)*640, (x.Y1-x.Y0)*360)
+	}
+	fmt.Fprintln(os.Stderr, b.String())
 }
 
 func pct(ds []time.Duration, p int) string {

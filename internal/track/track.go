@@ -83,6 +83,13 @@ type Config struct {
 	// MaxGap is how long a track survives without a detection. It
 	// defaults to 3 s.
 	MaxGap time.Duration
+	// TentativeGap is how long a track seen fewer than MinHits times
+	// survives without a detection. It defaults to 1 s. A stray second box
+	// on one person, or a person seen once and then walking away faster
+	// than the overlap test can follow, must not linger as a one-sighting
+	// track that picks up someone else seconds later and alerts for them
+	// with a stale start.
+	TentativeGap time.Duration
 	// MinHits is how many detections a track needs before it can move or
 	// alert; it suppresses one-frame false detections. A track must also
 	// be detected in at least a third of the updates since it began. It
@@ -125,6 +132,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxGap <= 0 {
 		c.MaxGap = 3 * time.Second
+	}
+	if c.TentativeGap <= 0 {
+		c.TentativeGap = time.Second
 	}
 	if c.MinHits <= 0 {
 		c.MinHits = 3
@@ -172,10 +182,10 @@ type Track struct {
 }
 
 // Onset is when the track's object started to move: the sighting before
-// the first box whose centre is a tenth of the box's larger side away from
-// the first box's centre. For an object walking in that is its first
-// sighting; for one that stood first, when it set off. Benchmarks measure
-// alert latency from it.
+// the first box whose centre is a tenth of the box's larger side (and at
+// least OnsetJitter) away from the first box's centre. For an object
+// walking in that is its first sighting; for one that stood first, when
+// it set off. Benchmarks measure alert latency from it.
 func (t Track) Onset() time.Time {
 	if len(t.Path) == 0 || len(t.Times) != len(t.Path) {
 		return t.First
@@ -184,12 +194,19 @@ func (t Track) Onset() time.Time {
 	for i, b := range t.Path {
 		size := max(b.X1-b.X0, b.Y1-b.Y0)
 		cx, cy := (b.X0+b.X1)/2, (b.Y0+b.Y1)/2
-		if d := max(abs32(cx-c0x), abs32(cy-c0y)); size > 0 && d > 0.1*size {
+		if d := max(abs32(cx-c0x), abs32(cy-c0y)); size > 0 && d > max(0.1*size, OnsetJitter) {
 			return t.Times[max(i-1, 0)]
 		}
 	}
 	return t.First
 }
+
+// OnsetJitter is the least centre displacement, as a fraction of the
+// frame, that Onset counts as moving: two pixels of the detector's 300×300
+// input. A distant person standing still is a box a few pixels across
+// whose centre wanders by a pixel from frame to frame; a tenth of its size
+// alone would take that for setting off.
+const OnsetJitter = 2.0 / 300
 
 func abs32(x float32) float32 {
 	if x < 0 {
@@ -252,7 +269,8 @@ func (t *Tracker) Update(now time.Time, dets []detect.Detection) (tracks []Track
 func (t *Tracker) UpdateWithMotion(now time.Time, dets []detect.Detection, motion []detect.Box) (tracks []Track, alerts []Alert) {
 	// Drop tracks not seen for too long.
 	t.tracks = slices.DeleteFunc(t.tracks, func(s *state) bool {
-		return now.Sub(s.Last) > t.cfg.MaxGap
+		gap := now.Sub(s.Last)
+		return gap > t.cfg.MaxGap || (s.hits < t.cfg.MinHits && gap > t.cfg.TentativeGap)
 	})
 
 	dets = t.filter(dets)

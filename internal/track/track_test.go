@@ -430,3 +430,70 @@ func TestAlertScore(t *testing.T) {
 		}
 	}
 }
+
+func TestTentativeTrackDoesNotLinger(t *testing.T) {
+	// One person is seen once, then walks off faster than the overlap
+	// test follows; 1.8 s later someone else walks through that spot. The
+	// second person's alert must start at their own first sighting, not
+	// at the stale one-sighting track's.
+	tr := New(Config{})
+	spot := box(0.9, 0.45, 0.04, 0.15)
+	var alerts []Alert
+	for i := range 20 {
+		var dets []detect.Detection
+		switch {
+		case i == 0:
+			dets = append(dets, det(detect.Person, "person", 0.7, spot))
+		case i >= 9:
+			x := 0.9 - 0.02*float32(i-9) // the second person, first seen on the spot
+			dets = append(dets, det(detect.Person, "person", 0.8, box(x, 0.46, 0.045, 0.15)))
+		}
+		_, a := tr.Update(t0.Add(time.Duration(i)*step), dets)
+		alerts = append(alerts, a...)
+	}
+	if len(alerts) != 1 {
+		t.Fatalf("got %d alerts, want 1", len(alerts))
+	}
+	if got, want := alerts[0].Start, t0.Add(9*step); !got.Equal(want) {
+		t.Errorf("alert starts %v after the first sighting, want %v: a one-sighting track lingered", got.Sub(t0), want.Sub(t0))
+	}
+
+	// A small person the detector finds in every third frame still
+	// builds a track: the limit is on gaps longer than that.
+	_, alerts = run(New(Config{}), 30, func(i int) []detect.Detection {
+		if i%3 != 0 {
+			return nil
+		}
+		return []detect.Detection{det(detect.Person, "person", 0.8, box(0.2+0.004*float32(i), 0.5, 0.03, 0.1))}
+	})
+	if len(alerts) != 1 || alerts[0].Start != t0 {
+		t.Errorf("sparse sightings: got alerts %+v, want one starting at the first sighting", alerts)
+	}
+}
+
+func TestOnsetIgnoresJitter(t *testing.T) {
+	// A distant person, a box 1.5 % of the frame across, stands for 3 s
+	// while the detector's box wanders by a pixel or so (of 640), then
+	// walks.
+	tr := New(Config{})
+	var alerts []Alert
+	for i := range 30 {
+		cx := float32(0.3)
+		if i >= 15 {
+			cx += 0.006 * float32(i-14)
+		}
+		if i%2 == 0 { // the box's centre swings ±0.002, over a tenth of its size
+			cx += 0.002
+		} else {
+			cx -= 0.002
+		}
+		_, a := tr.Update(t0.Add(time.Duration(i)*step), []detect.Detection{det(detect.Person, "person", 0.8, box(cx, 0.4, 0.015, 0.03))})
+		alerts = append(alerts, a...)
+	}
+	if len(alerts) != 1 {
+		t.Fatalf("got %d alerts, want 1", len(alerts))
+	}
+	if got, want := alerts[0].Track.Onset(), t0.Add(14*step); got.Before(want.Add(-step)) || got.After(want.Add(step)) {
+		t.Errorf("onset %v after the first sighting, want %v (setting off), give or take a frame", got.Sub(t0), want.Sub(t0))
+	}
+}
