@@ -23,6 +23,7 @@ type proc struct {
 	rate       float64
 	release    bool // frames are picked with release frames (pickWithRelease)
 	frames     atomic.Uint64
+	kept       atomic.Uint64 // tag of the latest kept frame read, plus one (0: none)
 	stopping   atomic.Bool   // stdin closed: errors are expected
 	readerDone chan struct{} // stdout read to the end
 	stderrDone chan struct{}
@@ -200,6 +201,7 @@ func (d *Decoder) readFrames(p *proc, stdout io.Reader, infos <-chan frameInfo) 
 		if !fi.Tagged {
 			continue // a picture ffmpeg found in corrupt input
 		}
+		p.kept.Store(fi.Seq + 1)
 		t, ok := d.lookup(fi.Seq)
 		if !ok || (!d.lastT.IsZero() && !t.After(d.lastT)) {
 			continue // a duplicate from the fps filter, or out of order

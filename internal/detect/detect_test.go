@@ -497,3 +497,16 @@ func TestDetectMin(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkResize measures the resize of a 640×360 analysis frame to the
+// model's 300×300 input.
+func BenchmarkResize(b *testing.B) {
+	src := make([]byte, 640*360*3)
+	for i := range src {
+		src[i] = byte(i * 7)
+	}
+	dst := make([]byte, 300*300*3)
+	for b.Loop() {
+		resizeBilinear(dst, 300, 300, src, 640, 360)
+	}
+}
