@@ -128,7 +128,6 @@ const (
 // item is one access unit ready for ffmpeg.
 type item struct {
 	data    []byte // Annex-B, tagged
-	seq     uint64 // its tag
 	t       time.Time
 	idr     bool
 	restart bool // the first IDR of a new picture size
@@ -305,7 +304,7 @@ func (d *Decoder) WriteAccessUnit(anchor time.Time, pts time.Duration, au [][]by
 	}
 	seq := d.seq
 	d.seq++
-	it := item{data: annexB(codec, pre, au, tagSEI(codec, seq), idr), seq: seq, t: anchor.Add(pts), idr: idr, restart: idr && d.resize}
+	it := item{data: annexB(codec, pre, au, tagSEI(codec, seq), idr), t: anchor.Add(pts), idr: idr, restart: idr && d.resize}
 	if d.queuedBytes.Load()+int64(len(it.data)) > maxQueueBytes {
 		d.dropLocked()
 		return
@@ -615,12 +614,6 @@ func estimateRate(batch []item) float64 {
 // feed writes batch, then queued access units, to p. It returns at an IDR
 // that needs a new process (a new picture size, or an input rate off by
 // more than rateTolerance), when the queue closes, or when p dies.
-//
-// When frames are picked with release frames, the access units between a
-// release frame and the next frame due to be kept are held back and written
-// together with it (see holds): ffmpeg then decodes them back to back
-// rather than waking for each, which costs less CPU (a tenth of its
-// decoding on a 720p stream), and the kept frame is not delayed.
 func (d *Decoder) feed(p *proc, batch []item) (restartAt *item, closed, died bool) {
 	recent := make([]item, 0, rateWindow)
 	note := func(it item) {
@@ -635,31 +628,24 @@ func (d *Decoder) feed(p *proc, batch []item) (restartAt *item, closed, died boo
 	if !d.write(p, batch...) {
 		return nil, false, true
 	}
-	var held []item
-	flush := func() bool {
-		ok := d.write(p, held...)
-		held = held[:0]
-		return ok
-	}
 	for {
 		select {
 		case it, ok := <-d.queue:
 			if !ok {
-				return nil, true, !flush()
+				return nil, true, false
 			}
 			d.queuedBytes.Add(-int64(len(it.data)))
 			if it.idr && it.restart {
 				d.log.Info("decode: new picture size; restarting ffmpeg")
-				return &it, false, !flush()
+				return &it, false, false
 			}
 			if it.idr && len(recent) == rateWindow {
 				if r := estimateRate(recent); r/p.rate > 1+rateTolerance || r/p.rate < 1-rateTolerance {
 					d.log.Info("decode: input rate changed; restarting ffmpeg", "was", p.rate, "now", r)
-					return &it, false, !flush()
+					return &it, false, false
 				}
 			}
-			held = append(held, it)
-			if !d.holds(p, it.seq) && !flush() {
+			if !d.write(p, it) {
 				return nil, false, true
 			}
 			note(it)
@@ -669,22 +655,6 @@ func (d *Decoder) feed(p *proc, batch []item) (restartAt *item, closed, died boo
 			return nil, true, true
 		}
 	}
-}
-
-// holds reports whether the access unit tagged seq may wait to be written
-// with later ones: it comes after the release frame of the latest frame
-// ffmpeg kept, and before the earliest the next kept frame can be (the
-// input has rate/FPS pictures per kept frame, so at least its whole part
-// after the latest). Should ffmpeg's picking drift from this (a picture
-// lost to corrupt input), a kept frame waits at most that many input
-// intervals, and the next kept frame read corrects the guess.
-func (d *Decoder) holds(p *proc, seq uint64) bool {
-	k := p.kept.Load() // latest kept tag + 1; 0: none yet
-	if !p.release || k == 0 {
-		return false
-	}
-	next := k - 1 + uint64(p.rate/d.cfg.FPS)
-	return seq > k && seq < next
 }
 
 // write writes access units to p's stdin and reports success.

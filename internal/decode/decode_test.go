@@ -484,34 +484,3 @@ func TestRateChange(t *testing.T) {
 	}
 	checkTimes(t, frames, aus, 5, 1)
 }
-
-// TestHolds: between a release frame and the next frame ffmpeg can keep,
-// access units wait to be written together; the kept and release frames
-// never wait.
-func TestHolds(t *testing.T) {
-	d := &Decoder{cfg: Config{FPS: 5}}
-	for _, tc := range []struct {
-		rate    float64
-		release bool
-		kept    uint64 // latest kept tag + 1
-		held    []uint64
-	}{
-		{25, true, 0, nil},                       // nothing kept yet
-		{25, true, 101, []uint64{102, 103, 104}}, // kept 100, release 101, next kept 105
-		{30, true, 101, []uint64{102, 103, 104, 105}},
-		{12.5, true, 101, nil}, // kept every 2 or 3: nothing between
-		{25, false, 101, nil},  // the fps filter path
-	} {
-		p := &proc{rate: tc.rate, release: tc.release}
-		p.kept.Store(tc.kept)
-		var held []uint64
-		for seq := uint64(95); seq < 115; seq++ {
-			if d.holds(p, seq) {
-				held = append(held, seq)
-			}
-		}
-		if !slices.Equal(held, tc.held) {
-			t.Errorf("rate %v, release %v, kept %d: held %v, want %v", tc.rate, tc.release, tc.kept-1, held, tc.held)
-		}
-	}
-}
