@@ -30,12 +30,12 @@
 //
 // A frame reaches the consumer about 45 ms after its access unit was
 // written (720p, 25 fps in, 5 fps out, measured by BenchmarkLatency720p).
-// ffmpeg 5.1 writes a filtered frame only when the next one reaches its
-// output, so a kept frame alone would wait a whole output interval (200 ms
-// at 5 fps). Frames are therefore picked by a select expression that also
-// lets through the picture right after each kept one (a release frame,
-// read and discarded; see pickWithRelease), for inputs of at least twice
-// the output rate; slower inputs use the fps filter. Each access unit is
+// ffmpeg 5.1 holds each selected frame until the next one follows it, so
+// a kept frame alone would wait a whole output interval (200 ms at 5 fps).
+// Frames are therefore picked by a select expression that also lets
+// through the one or two pictures right after each kept one (release
+// frames, read and discarded; see pickWithRelease), for inputs of at least
+// twice the output rate; slower inputs use the fps filter. Each access unit is
 // followed by an access unit delimiter so that ffmpeg's parser need not
 // wait for the next one. Scaling happens in YUV and the RGB conversion is a
 // separate unscaled step, about a third of the cost of a scaled RGB output.

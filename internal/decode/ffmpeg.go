@@ -22,7 +22,7 @@ type proc struct {
 	cmd        *exec.Cmd
 	stdin      io.WriteCloser
 	rate       float64
-	release    bool // frames are picked with release frames (pickWithRelease)
+	releases   int // release frames after each kept one (pickWithRelease); 0: the fps filter
 	frames     atomic.Uint64
 	kept       atomic.Uint64 // tag of the latest kept frame read, plus one (0: none)
 	stopping   atomic.Bool   // stdin closed: errors are expected
@@ -43,8 +43,8 @@ func (d *Decoder) args(rate float64) []string {
 		pix = "yuv420p,format=rgb24"
 	}
 	pick := "fps=" + formatRate(min(d.cfg.FPS, rate))
-	if releases(d.cfg.FPS, rate) {
-		pick = pickWithRelease(d.cfg.FPS, rate)
+	if r := releases(d.cfg.FPS, rate); r > 0 {
+		pick = pickWithRelease(d.cfg.FPS, rate, r)
 	}
 	vf := fmt.Sprintf("%s,scale=%d:-2:flags=bilinear,format=%s,showinfo=checksum=0",
 		pick, d.cfg.Width, pix)
@@ -62,27 +62,45 @@ func (d *Decoder) args(rate float64) []string {
 	}
 }
 
-// releases reports whether frames are picked with a release frame after
-// each (pickWithRelease): when the input has at least two pictures per
-// output interval. Slower inputs use the fps filter.
-func releases(fps, rate float64) bool { return rate >= 2*fps }
+// releases is how many release frames follow each kept frame
+// (pickWithRelease): two when the input has at least three pictures per
+// output interval, one when it has two, and none for slower inputs, which
+// use the fps filter.
+func releases(fps, rate float64) int {
+	switch {
+	case rate >= 3*fps:
+		return 2
+	case rate >= 2*fps:
+		return 1
+	}
+	return 0
+}
 
 // pickWithRelease is the select filter that keeps about fps frames a
-// second of an input at rate, each followed at once by a release frame.
+// second of an input at rate, each followed at once by count release
+// frames.
 //
-// ffmpeg 5.1 writes a frame out only once the next one leaves the filter
-// graph, so a kept frame alone would wait a whole output interval (200 ms at
-// 5 fps) before reaching us. The release frame is the picture right after
-// each kept one: it pushes the kept frame out one input interval later, and
-// readFrames discards it (it carries the tag right after the kept frame's). Variables: ld(0) is
-// when the next frame is due on ffmpeg's clock (t), ld(1) is n+2 of the
-// latest kept frame, so the frame after it is the release. A frame is kept
-// once it is within half an input interval of being due; after a gap the
-// schedule restarts from it.
-func pickWithRelease(fps, rate float64) string {
+// ffmpeg 5.1 moves frames through its filter graph when the output asks
+// for one, and it asks once per input packet, before it blocks reading the
+// next: a frame select lets through can stop short of the output until the
+// next selected frame comes along, so a kept frame alone would wait a whole
+// output interval (200 ms at 5 fps). Release frames, the pictures right
+// after the kept one, push it out. Usually one is enough (the kept frame
+// comes out one input interval later); but whether the graph holds one
+// frame or two depends on timing at ffmpeg's start, and after about one
+// start in four it holds two (bench/detect: capture → analysed p50 57 ms,
+// or 216 ms with one release frame, 94 ms with two). So there are two when
+// the rate allows. readFrames discards release frames: they carry the tags
+// right after the kept frame's.
+//
+// Variables: ld(0) is when the next frame is due on ffmpeg's clock (t),
+// ld(1) is the frame number (n) of the latest kept frame plus two, so the
+// count frames after it, those with n+1 from ld(1) on, are its releases. A frame is kept once it is within half an input interval of
+// being due; after a gap the schedule restarts from it.
+func pickWithRelease(fps, rate float64, count int) string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
 	period, half := f(1/fps), f(0.5/rate)
-	return "select='if(eq(n+1,ld(1)),1," +
+	return "select='if(gt(ld(1),0)*between(n+1,ld(1),ld(1)+" + strconv.Itoa(count-1) + "),1," +
 		"if(gte(t,ld(0)-" + half + "),st(0,if(gt(t,ld(0)+" + half + "),t,ld(0))+" + period + ")*0+st(1,n+2)*0+1,0))'"
 }
 
@@ -109,7 +127,7 @@ func (d *Decoder) start(rate float64) (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("decode: starting ffmpeg: %w", err)
 	}
-	p := &proc{cmd: cmd, stdin: stdin, rate: rate, release: releases(d.cfg.FPS, rate), readerDone: make(chan struct{}), stderrDone: make(chan struct{})}
+	p := &proc{cmd: cmd, stdin: stdin, rate: rate, releases: releases(d.cfg.FPS, rate), readerDone: make(chan struct{}), stderrDone: make(chan struct{})}
 	d.statMu.Lock()
 	d.cur = p
 	d.statMu.Unlock()
@@ -169,11 +187,11 @@ func (d *Decoder) readFrames(p *proc, stdout io.Reader, infos <-chan frameInfo) 
 		wantPix, bpp = "rgb24", 3
 	}
 	var scratch []byte // release frames are read into it and dropped
-	// A release frame is the picture right after a kept one. It is known by
-	// its tag, not by counting, so a frame ffmpeg never outputs (a picture
-	// lost to corrupt input) cannot swap kept and release frames.
-	var lastSeq uint64
-	lastKept := false
+	// Release frames are the pictures right after a kept one. They are
+	// known by their tags, not by counting, so a frame ffmpeg never outputs
+	// (a picture lost to corrupt input) cannot swap kept and release frames.
+	var keptSeq uint64
+	haveKept := false
 	for n := 0; ; n++ {
 		fi, ok := <-infos
 		if !ok {
@@ -185,8 +203,10 @@ func (d *Decoder) readFrames(p *proc, stdout io.Reader, infos <-chan frameInfo) 
 			return
 		}
 		size := fi.W * fi.H * bpp
-		release := p.release && lastKept && fi.Tagged && fi.Seq == lastSeq+1
-		lastSeq, lastKept = fi.Seq, fi.Tagged && !release
+		release := haveKept && fi.Tagged && fi.Seq > keptSeq && fi.Seq <= keptSeq+uint64(p.releases)
+		if fi.Tagged && !release {
+			keptSeq, haveKept = fi.Seq, true
+		}
 		if release {
 			if cap(scratch) < size {
 				scratch = make([]byte, size)
