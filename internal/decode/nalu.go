@@ -1,8 +1,6 @@
 package decode
 
 import (
-	"encoding/hex"
-
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 )
@@ -12,19 +10,6 @@ const (
 	H264 = "h264"
 	H265 = "h265"
 )
-
-// tagUUID marks the SEI the decoder puts in front of every picture it feeds
-// to ffmpeg. It is ASCII "porchlight-time1": no zero bytes, so the SEI needs
-// no emulation prevention.
-var tagUUID = [16]byte{'p', 'o', 'r', 'c', 'h', 'l', 'i', 'g', 'h', 't', '-', 't', 'i', 'm', 'e', '1'}
-
-// tagUUIDHex is tagUUID as showinfo prints it, without the dashes.
-var tagUUIDHex = hex.EncodeToString(tagUUID[:])
-
-// tagLen is the length of the SEI payload after the UUID: a sequence
-// number as 16 letters 'a'+nibble, most significant first (fixed width, no
-// zero bytes).
-const tagLen = 16
 
 func naluType(codec string, n []byte) int {
 	if codec == H265 {
@@ -105,43 +90,12 @@ func spsSize(codec string, sps []byte) (w, h int, ok bool) {
 	return s.Width(), s.Height(), s.Width() > 0 && s.Height() > 0
 }
 
-// tagSEI returns a user-data-unregistered SEI NAL unit carrying seq.
-func tagSEI(codec string, seq uint64) []byte {
-	var b []byte
-	if codec == H265 {
-		b = append(b, 39<<1, 0x01) // PREFIX_SEI_NUT, layer 0, temporal id 0
-	} else {
-		b = append(b, 0x06) // SEI
-	}
-	b = append(b, 5, 16+tagLen) // payload type user_data_unregistered, size
-	b = append(b, tagUUID[:]...)
-	for i := tagLen - 1; i >= 0; i-- {
-		b = append(b, 'a'+byte(seq>>(4*i)&0xf))
-	}
-	return append(b, 0x80) // rbsp trailing bits
-}
-
-// parseTag decodes the user data after the UUID, as bytes.
-func parseTag(data []byte) (uint64, bool) {
-	if len(data) != tagLen {
-		return 0, false
-	}
-	var seq uint64
-	for _, c := range data {
-		if c < 'a' || c > 'p' {
-			return 0, false
-		}
-		seq = seq<<4 | uint64(c-'a')
-	}
-	return seq, true
-}
-
-// annexB writes pre then au as an Annex-B stream, with sei in front of the
-// first VCL NAL unit of au. Empty NAL units and access unit delimiters of au
-// are left out (a delimiter would have to come before pre), and so are
-// parameter sets unless keepParams (they only take effect at an IDR).
-func annexB(codec string, pre, au [][]byte, sei []byte, keepParams bool) []byte {
-	size := len(sei) + 4 + 7
+// annexB writes pre then au as an Annex-B access unit. Empty NAL units and
+// access unit delimiters of au are left out (a delimiter would have to come
+// before pre), and so are parameter sets unless keepParams (they only take
+// effect at an IDR).
+func annexB(codec string, pre, au [][]byte, keepParams bool) []byte {
+	size := 0
 	for _, n := range pre {
 		size += len(n) + 4
 	}
@@ -157,21 +111,8 @@ func annexB(codec string, pre, au [][]byte, sei []byte, keepParams bool) []byte 
 		if len(n) == 0 || isAUD(codec, n) || (!keepParams && paramKind(codec, n) != 0) {
 			continue
 		}
-		if sei != nil && isVCL(codec, n) {
-			out = append(out, 0, 0, 0, 1)
-			out = append(out, sei...)
-			sei = nil
-		}
 		out = append(out, 0, 0, 0, 1)
 		out = append(out, n...)
-	}
-	// An access unit delimiter at the end lets ffmpeg's parser see that
-	// the picture is complete now, not when the next one arrives (40 ms at
-	// 25 fps). It is the first NAL unit of the next access unit.
-	if codec == H265 {
-		out = append(out, 0, 0, 0, 1, 35<<1, 1, 0x50) // AUD_NUT, pic_type 2 (any)
-	} else {
-		out = append(out, 0, 0, 0, 1, 9, 0xf0) // AUD, primary_pic_type 7 (any)
 	}
 	return out
 }

@@ -106,21 +106,29 @@ type Config struct {
 	MaxPath int
 	// Stirring lists the classes whose confirmed tracks alert without
 	// having moved, as long as motion covers at least a tenth of their box
-	// (see UpdateWithMotion) and their best score reaches StirScore:
+	// (see UpdateWithMotion) and their mean score reaches StirScore:
 	// someone standing at the door, not a person-shaped poster, and not a
 	// swaying tree the detector half takes for a person. Vehicles are not
 	// in it by default, so parked cars with pedestrians passing in front
 	// never alert. Nil means person and animal; an empty, non-nil slice
 	// turns it off.
 	Stirring []detect.Class
-	// StirScore is the best detection score a Stirring track needs. It
-	// defaults to 0.6.
+	// StirScore is the mean detection score a Stirring track needs. It
+	// defaults to 0.6. Without movement to go on, only sustained
+	// confidence counts: the swaying tree's foliage, taken for a dog at
+	// 0.61 once, averages far below it.
 	StirScore float32
 	// AlertScore is the best detection score any track needs to alert: a
 	// track the detector was never more than half sure of (a swaying tree
 	// taken for a person at 0.47) follows along but does not alert. It
 	// defaults to 0.5.
 	AlertScore float32
+	// AlertMean is the mean detection score over all its sightings that a
+	// track needs to alert. It defaults to 0.45. A swaying tree the
+	// detector now and then calls a person at 0.5, but mostly at 0.3 to
+	// 0.4, is a persistent doubt, not a person; people who alert on
+	// vtest.avi average 0.48 or more at the time.
+	AlertMean float32
 }
 
 func (c Config) withDefaults() Config {
@@ -150,6 +158,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AlertScore <= 0 {
 		c.AlertScore = 0.5
+	}
+	if c.AlertMean <= 0 {
+		c.AlertMean = 0.45
 	}
 	if c.StirScore <= 0 {
 		c.StirScore = 0.6
@@ -351,8 +362,8 @@ func (t *Tracker) UpdateWithMotion(now time.Time, dets []detect.Detection, motio
 		if !s.Moving && s.confirmed(t.cfg) && s.moved(now, t.cfg) {
 			s.Moving = true
 		}
-		active := s.Moving || (s.confirmed(t.cfg) && s.Score >= t.cfg.StirScore && slices.Contains(t.cfg.Stirring, s.Class) && stirring(s.Box, motion))
-		if !s.alerted && active && s.Score >= t.cfg.AlertScore && t.alerting(s) {
+		active := s.Moving || (s.confirmed(t.cfg) && s.mean() >= t.cfg.StirScore && slices.Contains(t.cfg.Stirring, s.Class) && stirring(s.Box, motion))
+		if !s.alerted && active && s.Score >= t.cfg.AlertScore && s.mean() >= t.cfg.AlertMean && t.alerting(s) {
 			s.alerted, s.Alerted = true, true
 			alerts = append(alerts, Alert{Track: s.snapshot(), Start: s.First})
 		}
@@ -430,6 +441,16 @@ func stirring(box detect.Box, motion []detect.Box) bool {
 // passes it.
 func (s *state) confirmed(cfg Config) bool {
 	return s.hits >= cfg.MinHits && 2*s.hits >= s.misses
+}
+
+// mean is the mean score of all the track's detections, whatever their
+// class.
+func (s *state) mean() float32 {
+	var sum float32
+	for _, v := range s.votes {
+		sum += v
+	}
+	return sum / float32(max(s.hits, 1))
 }
 
 // predict is where the track's box should be at now, moving on at the

@@ -344,7 +344,8 @@ func TestCarDrivesIn(t *testing.T) {
 
 // TestStartScore: detections below StartScore never start a track, but
 // continue one that exists, so a person the detector is less sure of for a
-// while stays one track and still alerts.
+// while stays one track and still alerts (their mean score staying above
+// AlertMean).
 func TestStartScore(t *testing.T) {
 	tr := New(Config{StartScore: 0.4})
 	last, alerts := run(tr, 20, func(i int) []detect.Detection {
@@ -355,7 +356,7 @@ func TestStartScore(t *testing.T) {
 	}
 	tr = New(Config{StartScore: 0.4})
 	last, alerts = run(tr, 20, func(i int) []detect.Detection {
-		score := float32(0.3)
+		score := float32(0.38)
 		if i == 0 {
 			score = 0.8
 		}
@@ -366,6 +367,28 @@ func TestStartScore(t *testing.T) {
 	}
 	if len(alerts) != 1 || !last[0].Alerted {
 		t.Errorf("got %d alerts (Alerted %v), want 1", len(alerts), last[0].Alerted)
+	}
+}
+
+// TestAlertMean: a track the detector is mostly unsure of (a swaying tree
+// taken for a person at 0.3 to 0.45, once at 0.5) follows along and moves
+// but does not alert; the same path detected at 0.5 to 0.6 does.
+func TestAlertMean(t *testing.T) {
+	for _, tc := range []struct {
+		lo, hi float32
+		want   int
+	}{{0.3, 0.5, 0}, {0.5, 0.6, 1}} {
+		rng := rand.New(rand.NewPCG(5, 6))
+		_, alerts := run(New(Config{StartScore: 0.25}), 30, func(i int) []detect.Detection {
+			score := tc.lo + (tc.hi-tc.lo)*rng.Float32()
+			if i == 10 {
+				score = tc.hi
+			}
+			return []detect.Detection{det(detect.Person, "person", score, box(0.2+0.02*float32(i), 0.5, 0.1, 0.3))}
+		})
+		if len(alerts) != tc.want {
+			t.Errorf("scores %.2f to %.2f: %d alerts, want %d", tc.lo, tc.hi, len(alerts), tc.want)
+		}
 	}
 }
 
