@@ -459,3 +459,40 @@ func TestPromptFrames(t *testing.T) {
 		t.Errorf("frames of %v came only after later access units were written", late)
 	}
 }
+
+// FuzzDecode feeds a real stream with one access unit replaced by fuzzed
+// bytes (after the IDR, so libavcodec parses it) and a few after it
+// truncated: decoding goes on, and whatever comes out is well formed. The
+// decoder runs in the hub's process, so a crash here would be a crash of
+// the hub.
+func FuzzDecode(f *testing.F) {
+	aus := mustSplit(f, H264, mustEncode(f, clip{codec: H264, size: "160x120", seconds: 1, gop: 10}), 25)
+	f.Add([]byte{0x65, 0x88, 0x84, 0x00, 0x33, 0xff}, uint8(3))
+	f.Add([]byte{0x41, 0x9a, 0x00, 0x00, 0x01, 0x67, 0x42}, uint8(0))
+	f.Add([]byte{0x67, 0x64, 0x00, 0x1f, 0xff, 0xff, 0xff, 0xff}, uint8(7))
+	f.Fuzz(func(t *testing.T, junk []byte, cut uint8) {
+		var frames []*frame.Frame
+		d := mustNew(t, Config{Codec: H264, FPS: 25, Width: 64, Color: true, Queue: 1000}, func(fr *frame.Frame) { frames = append(frames, fr) })
+		for i, a := range aus {
+			au := a.au
+			switch {
+			case i == 2:
+				au = [][]byte{junk}
+			case i > 2 && i < 6 && int(cut) > 0:
+				au = slices.Clone(au)
+				last := au[len(au)-1]
+				au[len(au)-1] = last[:len(last)*int(cut%8)/8]
+			}
+			d.WriteAccessUnit(anchor, a.pts, au)
+		}
+		d.Close()
+		for _, fr := range frames {
+			if fr.W != 64 || fr.H != 48 || len(fr.RGB) != 64*48*3 || len(fr.Gray) != 64*48 {
+				t.Fatalf("frame %dx%d with %d RGB and %d gray bytes", fr.W, fr.H, len(fr.RGB), len(fr.Gray))
+			}
+		}
+		if len(frames) < 10 {
+			t.Errorf("%d frames from 25 access units with 1 to 4 damaged", len(frames))
+		}
+	})
+}
