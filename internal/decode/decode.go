@@ -562,7 +562,7 @@ func (r *runner) add(it item) {
 
 // wanted reports whether a picture taken at t would be kept.
 func (r *runner) wanted(t time.Time) bool {
-	return r.due.IsZero() || !t.Before(r.due.Add(-r.tolerance())) || t.Before(r.lastT)
+	return r.due.IsZero() || !t.Before(r.due.Add(-r.tolerance()))
 }
 
 func (r *runner) tolerance() time.Duration {
